@@ -1,0 +1,308 @@
+/**
+ * Domain records and the ports (interfaces) of the core.
+ *
+ * The core talks to the outside only through these interfaces:
+ *  - {@link InfrastructureStore}: persistence (DynamoDB in AWS and locally DynamoDB Local);
+ *  - {@link CloudConnector}: one implementation per cloud provider;
+ *  - {@link Orchestrator}: starts the Step Functions workflows (locally aws-local-stepfunctions).
+ * No AWS SDK import is allowed here.
+ */
+import type { Radl, System } from '#radl/index';
+import type { Config } from '#core/config';
+
+// ---------------------------------------------------------------------------------------------
+// Auth
+// ---------------------------------------------------------------------------------------------
+
+/** One auth item (auth.md §1): a flat string map with a mandatory `type`. */
+export type AuthItem = Record<string, string> & { type: string; id?: string };
+
+/** A validated IM identity of the caller (an `InfrastructureManager` item after check). */
+export interface Identity {
+  username: string;
+  /** Password as given, or for OIDC the derived `<iss>/<sub>`. Never stored in clear. */
+  password: string;
+  /** True when the identity came from an OIDC token. */
+  usedToken: boolean;
+  admin: boolean;
+}
+
+/** An owner as stored: the password only as a salted hash. */
+export interface OwnerRecord {
+  username: string;
+  /** `scrypt$<salt b64>$<hash b64>` */
+  passwordHash: string;
+  /** The infrastructure was created (or granted) with an OIDC token: access then needs a token too. */
+  usedToken: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// States (lifecycle.md §1)
+// ---------------------------------------------------------------------------------------------
+
+export type VmState =
+  | 'pending'
+  | 'running'
+  | 'configured'
+  | 'unconfigured'
+  | 'stopped'
+  | 'off'
+  | 'failed'
+  | 'unknown'
+  | 'deleting';
+
+export type InfraStatus = 'active' | 'deleting' | 'deleted';
+
+/** Contextualization progress of one VM (refines running → configured / unconfigured). */
+export type CtxtState = 'none' | 'pending' | 'running' | 'ok' | 'failed' | 'disabled';
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+export interface InfraRecord {
+  id: string;
+  /** Optimistic-locking version; every update is conditional on it. */
+  version: number;
+  owners: OwnerRecord[];
+  /** sha256 hex of each owner username; feeds the owner index. */
+  ownerKeys: string[];
+  status: InfraStatus;
+  /** Epoch ms. */
+  createdAt: number;
+  updatedAt: number;
+  deletedAt?: number;
+  /** TTL attribute (epoch seconds) set when deleted. */
+  expiresAt?: number;
+  /** The infrastructure RADL as a RADL-JSON string (lossless). */
+  radl: string;
+  /** Stored TOSCA YAML when created from TOSCA. */
+  tosca?: string;
+  /** Next VM id to hand out (ids are sequential and never reused). */
+  vmCounter: number;
+  /** Number of add-resource operations in flight (destroy answers 409 while > 0). */
+  adding: number;
+  /** Infra-level contextualization flag: undefined = not run yet; false = failed. */
+  configured?: boolean;
+  /** Private networks pinned to a cloud id (lifecycle.md §2). */
+  privateNetworks: Record<string, string>;
+  /** Image URLs to delete on destroy (snapshots taken with auto_delete). */
+  snapshots: string[];
+  /** Id of the master VM chosen for contextualization. */
+  vmMaster?: number;
+  /**
+   * The cloud auth items that asynchronous work (launch, destroy, …) needs, encrypted with the
+   * service key (AES-256-GCM). Never logged, never returned by any API.
+   */
+  cloudAuth?: string;
+  /** Free-form extra information (e.g. TOSCA outputs). */
+  extra?: Record<string, unknown>;
+}
+
+export interface VmRecord {
+  infId: string;
+  /** IM VM id: sequential per infrastructure, never reused. */
+  vmId: number;
+  version: number;
+  /** The auth item `id` of the cloud the VM is deployed on. */
+  cloudId: string;
+  /** Connector type (`Dummy`, `EC2`, `DeployedNode`, …). */
+  cloudType: string;
+  /** Provider id (e.g. `us-east-1;i-0abc`). Absent while creating or when the launch failed. */
+  providerId?: string;
+  /** The RADL system name the VM was created from. */
+  systemName: string;
+  state: VmState;
+  creating: boolean;
+  /** Finalized / removed from the infrastructure: kept for id bookkeeping, hidden from lists. */
+  destroyed: boolean;
+  /** Deletion in progress. */
+  deleting: boolean;
+  /**
+   * The VM's RADL (the networks it uses and its single system, with the features the IM sets:
+   * state, provider.type, IPs, credentials…), as a RADL-JSON string.
+   */
+  info: string;
+  /** The requested system (before the connector concreted it), RADL-JSON string. */
+  requestedRadl?: string;
+  /** Error text of a failed launch (first line of the VM's contmsg). */
+  errorMsg?: string;
+  ctxtState: CtxtState;
+  /** Epoch ms of the last successful provider refresh. */
+  lastUpdate: number;
+  createdAt: number;
+  /** Connector-private data (created security groups, key pair, volumes, EIP allocation …). */
+  cloudData?: Record<string, unknown>;
+  /** Number of launch attempts made so far. */
+  launchAttempts?: number;
+}
+
+/** Where a contextualization log line belongs: the infrastructure or one VM. */
+export type LogScope = 'inf' | number;
+
+// ---------------------------------------------------------------------------------------------
+// Store port
+// ---------------------------------------------------------------------------------------------
+
+/** Thrown by conditional writes when the expected version does not match. */
+export class VersionConflictError extends Error {
+  constructor(message = 'Version conflict') {
+    super(message);
+    this.name = 'VersionConflictError';
+  }
+}
+
+export interface PurgeOptions {
+  /** Remove deleted infrastructures whose deletedAt is before this epoch ms. */
+  deletedBefore?: number;
+  /** Also remove infrastructures (deleted or not) created before this epoch ms (IM's delete_old_infs). */
+  createdBefore?: number;
+}
+
+export interface InfrastructureStore {
+  /** Creates the record; fails (VersionConflictError) if the id already exists. */
+  createInfrastructure(inf: InfraRecord): Promise<void>;
+  /** Undefined when missing, purged, or past its TTL (TTL deletion is late, reads filter). */
+  getInfrastructure(infId: string): Promise<InfraRecord | undefined>;
+  /** Conditional update on `expectedVersion`; returns the new record (version + 1). */
+  updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<Omit<InfraRecord, 'id' | 'version'>>): Promise<InfraRecord>;
+  /** Newest first. With ownerKey: only that owner's (through the owner index). */
+  listInfrastructures(opts: { ownerKey?: string; includeDeleted?: boolean }): Promise<InfraRecord[]>;
+  /** Atomically reserves `count` consecutive VM ids. */
+  reserveVmIds(infId: string, count: number): Promise<number[]>;
+  putVm(vm: VmRecord): Promise<void>;
+  getVm(infId: string, vmId: number): Promise<VmRecord | undefined>;
+  /** All VMs (destroyed included) in id order. */
+  listVms(infId: string): Promise<VmRecord[]>;
+  updateVm(infId: string, vmId: number, expectedVersion: number, patch: Partial<Omit<VmRecord, 'infId' | 'vmId' | 'version'>>): Promise<VmRecord>;
+  /** Appends text to a log, in chunks so that no item grows past the DynamoDB limit. */
+  appendLog(infId: string, scope: LogScope, text: string): Promise<void>;
+  getLog(infId: string, scope: LogScope): Promise<string>;
+  clearLog(infId: string, scope: LogScope): Promise<void>;
+  /** Deletes the infrastructure item, its VMs, logs and index entries. */
+  deleteInfrastructureData(infId: string): Promise<void>;
+  purge(opts: PurgeOptions): Promise<{ infrastructures: number; items: number }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloud connector port (lifecycle.md §8)
+// ---------------------------------------------------------------------------------------------
+
+export interface LaunchRequest {
+  infId: string;
+  vmId: number;
+  /** The whole infrastructure RADL (networks, systems…), for context. */
+  radl: Radl;
+  /** The concrete system to launch (already chosen by concreteSystem). */
+  system: System;
+  auth: AuthItem;
+  /** Tags to apply (instance_tags + VM_TAG_* options). */
+  tags: Record<string, string>;
+  /** Data of the other VMs of this cloud in the infrastructure (to reuse shared resources). */
+  sharedData?: Record<string, unknown>;
+}
+
+export interface VmHandle {
+  infId: string;
+  vmId: number;
+  providerId: string;
+  /** The VM's current system (with IM-set features). */
+  system: System;
+  /** The infrastructure RADL (networks). */
+  radl: Radl;
+  cloudData?: Record<string, unknown>;
+}
+
+export interface VmUpdate {
+  state: VmState;
+  /** The system with refreshed features (IPs, state, instance type…). */
+  system: System;
+  cloudData?: Record<string, unknown>;
+}
+
+export interface LaunchedVm extends VmUpdate {
+  providerId: string;
+}
+
+export interface CloudImage {
+  uri: string;
+  name: string;
+}
+
+export type Quotas = Record<string, { used: number; limit: number }>;
+
+export interface CloudConnector {
+  /** The auth `type` this connector serves. */
+  readonly type: string;
+  /** Candidate concrete systems for this cloud; [] when the system's image does not belong here. */
+  concreteSystem(system: System, auth: AuthItem): System[];
+  /** Launch one VM. Transient failures throw ImError('CLOUD_RETRYABLE'); others ImError('BAD_REQUEST'). */
+  launch(req: LaunchRequest): Promise<LaunchedVm>;
+  updateVmInfo(vm: VmHandle, auth: AuthItem): Promise<VmUpdate>;
+  /** Idempotent: removes everything created for the VM; `last` = last VM of this cloud in the infra. */
+  finalize(vm: VmHandle, last: boolean, auth: AuthItem): Promise<void>;
+  start(vm: VmHandle, auth: AuthItem): Promise<void>;
+  stop(vm: VmHandle, auth: AuthItem): Promise<void>;
+  reboot(vm: VmHandle, auth: AuthItem): Promise<void>;
+  alterVm(vm: VmHandle, newSystem: System, auth: AuthItem): Promise<VmUpdate>;
+  /** Returns the new image URL in IM form (e.g. `aws://region/ami-…`). */
+  createSnapshot(vm: VmHandle, diskNum: number, imageName: string, autoDelete: boolean, auth: AuthItem): Promise<string>;
+  deleteImage(imageUrl: string, auth: AuthItem): Promise<void>;
+  listImages(auth: AuthItem, filters: Record<string, string>): Promise<CloudImage[]>;
+  getQuotas(auth: AuthItem): Promise<Quotas>;
+}
+
+/** Maps an auth item type to its connector. */
+export interface ConnectorRegistry {
+  get(type: string): CloudConnector | undefined;
+  types(): string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orchestration port
+// ---------------------------------------------------------------------------------------------
+
+/** One ASL file each, in statemachines/<name>.asl.json. */
+export type WorkflowName = 'launch' | 'destroy' | 'remove' | 'stop' | 'start' | 'contextualize';
+
+/** Executions carry ids only (never documents). */
+export interface WorkflowInput {
+  infId: string;
+  vmIds?: number[];
+  [k: string]: string | number | boolean | number[] | undefined;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface Orchestrator {
+  start(workflow: WorkflowName, input: WorkflowInput): Promise<string>;
+  /** Waits up to timeoutMs; returns the status at that moment (RUNNING if still going). */
+  wait(executionId: string, timeoutMs: number): Promise<ExecutionStatus>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every use case receives
+// ---------------------------------------------------------------------------------------------
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Services {
+  config: Config;
+  store: InfrastructureStore;
+  connectors: ConnectorRegistry;
+  orchestrator: Orchestrator;
+  logger: Logger;
+  /** Encrypts / decrypts the stored cloud auth (AES-256-GCM with the service key). */
+  secrets: SecretBox;
+  now(): number;
+}
+
+export interface SecretBox {
+  seal(plain: string): string;
+  open(sealed: string): string;
+}

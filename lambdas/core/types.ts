@@ -241,8 +241,12 @@ export interface CloudConnector {
   updateVmInfo(vm: VmHandle, auth: AuthItem): Promise<VmUpdate>;
   /** Idempotent: removes everything created for the VM; `last` = last VM of this cloud in the infra. */
   finalize(vm: VmHandle, last: boolean, auth: AuthItem): Promise<void>;
-  start(vm: VmHandle, auth: AuthItem): Promise<void>;
-  stop(vm: VmHandle, auth: AuthItem): Promise<void>;
+  /**
+   * Start / stop a VM. A connector whose state lives only in the record (Dummy) returns the VM's
+   * new state; otherwise (void) the caller refreshes the VM from the provider.
+   */
+  start(vm: VmHandle, auth: AuthItem): Promise<VmUpdate | void>;
+  stop(vm: VmHandle, auth: AuthItem): Promise<VmUpdate | void>;
   reboot(vm: VmHandle, auth: AuthItem): Promise<void>;
   alterVm(vm: VmHandle, newSystem: System, auth: AuthItem): Promise<VmUpdate>;
   /** Returns the new image URL in IM form (e.g. `aws://region/ami-…`). */

@@ -12,6 +12,23 @@
  *   - every failure surfaces as an {@link XmlRpcDecodeError} carrying an interoperability fault code.
  *
  * Wire types follow the XML-RPC spec plus the common extensions `<i8>` and `<nil/>` / `<ex:nil/>`.
+ *
+ * Decoding choices worth knowing (the Python reference is laxer in places; we stay strict but interoperable):
+ *   - `<int>`/`<i4>`/`<i8>` accept any value in the signed 64-bit range (Python accepts big `<int>`s too) and decode
+ *     to a number when it is a safe integer, otherwise to a bigint; surrounding whitespace and a leading '+' are
+ *     accepted, like Python's int();
+ *   - `<double>` accepts exponent notation (Python clients send repr(), e.g. `1e-07`) but not inf/nan;
+ *   - `<boolean>` is exactly `0` or `1`; base64 may contain XML whitespace (line breaks) but must be padded;
+ *   - duplicate struct member names are rejected (no ambiguity about which value wins);
+ *   - the method name must use the characters the spec allows (A-Z a-z 0-9 _ . : /).
+ * Byte bodies are decoded as UTF-8 unless the XML declaration says US-ASCII or ISO-8859-1; pass raw bytes when the
+ * declared encoding matters.
+ *
+ * Encoding: integers (number or bigint) in the int32 range → `<int>`; other safe integers and 64-bit bigints →
+ * `<i8>`; non-integers, -0 and integral numbers beyond 2^53 (not exact in JS; use bigint) → `<double>` in plain
+ * decimal notation; `XmlRpcDouble` forces `<double>`; Date → `YYYYMMDDTHH:MM:SS` in UTC (milliseconds dropped);
+ * struct members whose value is `undefined` are omitted (as JSON does); anything unrepresentable raises
+ * XmlRpcEncodeError.
  */
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -124,9 +141,10 @@ const INVALID_XML_CHAR_RE = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF
 const INVALID_XML_CHAR_GLOBAL_RE = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 const FORBIDDEN_DECL_RE = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
 
+// XML 1.0 (5th ed.) name characters restricted to the BMP, like expat (the Python reference) and fast-xml-parser.
 const NAME_START =
   ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D' +
-  '\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+  '\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
 const NAME_CHAR = NAME_START + '\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040';
 // The NameChar ranges of XML 1.0 §2.3 include combining marks (U+0300–U+036F); that is intended here.
 // eslint-disable-next-line no-misleading-character-class
@@ -135,7 +153,8 @@ const S_RE = /[ \t\n\r]*/y;
 const TEXT_RUN_RE = /[^<&]+/y;
 const XML_DECL_RE = new RegExp(
   '<\\?xml[ \\t\\n\\r]+version[ \\t\\n\\r]*=[ \\t\\n\\r]*(?:"1\\.[0-9]+"|\'1\\.[0-9]+\')' +
-    '(?:[ \\t\\n\\r]+encoding[ \\t\\n\\r]*=[ \\t\\n\\r]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|\'([A-Za-z][A-Za-z0-9._-]*)\'))?' +
+    '(?:[ \\t\\n\\r]+encoding[ \\t\\n\\r]*=[ \\t\\n\\r]*' +
+    '(?:"([A-Za-z][A-Za-z0-9._-]*)"|\'([A-Za-z][A-Za-z0-9._-]*)\'))?' +
     '(?:[ \\t\\n\\r]+standalone[ \\t\\n\\r]*=[ \\t\\n\\r]*(?:"(?:yes|no)"|\'(?:yes|no)\'))?' +
     '[ \\t\\n\\r]*\\?>',
   'y',
@@ -151,6 +170,11 @@ function isValidXmlCodePoint(cp: number): boolean {
     (cp >= 0xe000 && cp <= 0xfffd) ||
     (cp >= 0x10000 && cp <= 0x10ffff)
   );
+}
+
+/** Bounds input echoed into error messages. */
+function short(s: string): string {
+  return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
 
 function normalizeNewlines(s: string): string {
@@ -226,7 +250,7 @@ class XmlReader {
       this.skipS();
       if (this.startsWith('<!--')) this.skipComment();
       else if (this.startsWith('<?')) this.fail('processing instructions are not allowed', FAULT_INVALID_REQUEST);
-      else if (this.startsWith('<!')) this.fail('markup declarations are not allowed', FAULT_INVALID_REQUEST);
+      else if (this.startsWith('<!')) this.fail("not well formed: unexpected '<!'");
       else return;
     }
   }
@@ -268,7 +292,7 @@ class XmlReader {
       }
       if (!hadSpace) this.fail('not well formed: expected whitespace before attribute');
       const attr = this.readName();
-      if (seen.has(attr)) this.fail(`not well formed: duplicate attribute '${attr}'`);
+      if (seen.has(attr)) this.fail(`not well formed: duplicate attribute '${short(attr)}'`);
       seen.add(attr);
       this.skipS();
       if (this.pos >= this.src.length) this.truncated();
@@ -316,7 +340,7 @@ class XmlReader {
     } else {
       const rep = Object.prototype.hasOwnProperty.call(PREDEFINED_ENTITIES, ref) ? PREDEFINED_ENTITIES[ref] : undefined;
       if (rep === undefined) {
-        this.fail(`not well formed: undefined entity '&${ref.slice(0, 32)};' (entities are not expanded)`);
+        this.fail('not well formed: undefined entity reference (entities are not expanded)');
       }
       out = rep;
     }
@@ -347,7 +371,9 @@ class XmlReader {
         if (this.startsWith('</')) {
           this.pos += 2;
           const name = this.readName();
-          if (name !== top.name) this.fail(`not well formed: mismatched end tag </${name}> for <${top.name}>`);
+          if (name !== top.name) {
+            this.fail(`not well formed: mismatched end tag </${short(name)}> for <${short(top.name)}>`);
+          }
           this.skipS();
           if (this.pos >= src.length) this.truncated();
           if (src.charAt(this.pos) !== '>') this.fail("not well formed: expected '>'");
@@ -368,7 +394,8 @@ class XmlReader {
         } else if (this.startsWith('<?')) {
           this.fail('processing instructions are not allowed', FAULT_INVALID_REQUEST);
         } else if (this.startsWith('<!')) {
-          this.fail('markup declarations are not allowed', FAULT_INVALID_REQUEST);
+          // DOCTYPE & co. were rejected before parsing; anything else here is malformed.
+          this.fail("not well formed: unexpected '<!'");
         } else if (this.pos + 1 >= src.length) {
           this.truncated();
         } else {
@@ -420,12 +447,26 @@ function declaredEncoding(bytes: Uint8Array): string | undefined {
   return m ? (m[1] ?? m[2]) : undefined;
 }
 
+const UTF8_NAMES = ['utf-8', 'utf8'];
+const ASCII_NAMES = ['us-ascii', 'ascii'];
+const LATIN1_NAMES = ['iso-8859-1', 'iso8859-1', 'latin1', 'latin-1'];
+/** Encodings a string body may declare (it has already been decoded by the caller, so this is only a sanity check). */
+const STRING_BODY_ENCODINGS = new Set([...UTF8_NAMES, ...ASCII_NAMES, ...LATIN1_NAMES, 'utf-16', 'utf16']);
+
+function unsupportedEncoding(enc: string): never {
+  throw new XmlRpcDecodeError(`unsupported encoding '${enc.slice(0, 40)}'`, FAULT_UNSUPPORTED_ENCODING);
+}
+
 function bodyToText(body: string | Uint8Array, maxBytes: number): string {
   if (typeof body === 'string') {
     // UTF-8 length >= UTF-16 length, so the cheap check first.
     if (body.length > maxBytes || Buffer.byteLength(body, 'utf8') > maxBytes) {
       throw new XmlRpcDecodeError(`request body exceeds ${maxBytes} bytes`, FAULT_INVALID_REQUEST);
     }
+    XML_DECL_RE.lastIndex = body.charCodeAt(0) === 0xfeff ? 1 : 0;
+    const m = XML_DECL_RE.exec(body);
+    const enc = m ? (m[1] ?? m[2])?.toLowerCase() : undefined;
+    if (enc !== undefined && !STRING_BODY_ENCODINGS.has(enc)) unsupportedEncoding(enc);
     return body;
   }
   if (!(body instanceof Uint8Array)) {
@@ -435,29 +476,38 @@ function bodyToText(body: string | Uint8Array, maxBytes: number): string {
     throw new XmlRpcDecodeError(`request body exceeds ${maxBytes} bytes`, FAULT_INVALID_REQUEST);
   }
   const enc = declaredEncoding(body)?.toLowerCase();
-  if (enc === undefined || enc === 'utf-8' || enc === 'utf8') {
+  if (enc === undefined || UTF8_NAMES.includes(enc)) {
+    let text: string;
     try {
-      return utf8Decoder.decode(body);
+      text = utf8Decoder.decode(body);
     } catch (e) {
       throw new XmlRpcDecodeError('invalid UTF-8 in request body', FAULT_INVALID_CHARACTER, { cause: e });
     }
+    if (enc === undefined) {
+      // The sniffing window may have missed a (padded) declaration: never decode against a declared encoding.
+      XML_DECL_RE.lastIndex = 0;
+      const m = XML_DECL_RE.exec(text);
+      const declared = m ? (m[1] ?? m[2])?.toLowerCase() : undefined;
+      if (declared !== undefined && !UTF8_NAMES.includes(declared)) unsupportedEncoding(declared);
+    }
+    return text;
   }
-  if (enc === 'us-ascii' || enc === 'ascii') {
+  if (ASCII_NAMES.includes(enc)) {
     for (let i = 0; i < body.length; i++) {
       if (body[i] > 0x7f) throw new XmlRpcDecodeError('invalid US-ASCII in request body', FAULT_INVALID_CHARACTER);
     }
     return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
   }
-  if (enc === 'iso-8859-1' || enc === 'iso8859-1' || enc === 'latin1' || enc === 'latin-1') {
+  if (LATIN1_NAMES.includes(enc)) {
     return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
   }
-  throw new XmlRpcDecodeError(`unsupported encoding '${enc.slice(0, 40)}'`, FAULT_UNSUPPORTED_ENCODING);
+  unsupportedEncoding(enc);
 }
 
 function parseXml(body: string | Uint8Array, opts: DecodeOptions | undefined): { root: XmlElement; maxDepth: number } {
   const { maxBytes, maxDepth } = resolveLimits(opts);
   const text = bodyToText(body, maxBytes);
-  // Safety checks before any parsing.
+  // Safety checks before any parsing (anywhere in the text, even inside comments or CDATA sections).
   if (FORBIDDEN_DECL_RE.test(text)) {
     throw new XmlRpcDecodeError('DOCTYPE and ENTITY declarations are not allowed', FAULT_INVALID_REQUEST);
   }
@@ -488,6 +538,10 @@ function invalid(message: string): never {
   throw new XmlRpcDecodeError(message, FAULT_INVALID_REQUEST);
 }
 
+/**
+ * Quotes a method name or struct key for an error message. Scalar values are never echoed: they may be secrets
+ * (auth items travel as struct values) and fault strings end up in clients' and our logs.
+ */
 function preview(s: string): string {
   return JSON.stringify(s.length > 32 ? s.slice(0, 32) + '…' : s);
 }
@@ -497,7 +551,7 @@ function elementChildren(el: XmlElement): XmlElement[] {
   const out: XmlElement[] = [];
   for (const c of el.children) {
     if (typeof c === 'string') {
-      if (!WS_ONLY_RE.test(c)) invalid(`unexpected text in <${el.name}>`);
+      if (!WS_ONLY_RE.test(c)) invalid(`unexpected text in <${short(el.name)}>`);
     } else out.push(c);
   }
   return out;
@@ -507,7 +561,7 @@ function elementChildren(el: XmlElement): XmlElement[] {
 function textOnly(el: XmlElement): string {
   let s = '';
   for (const c of el.children) {
-    if (typeof c !== 'string') invalid(`unexpected <${c.name}> inside <${el.name}>`);
+    if (typeof c !== 'string') invalid(`unexpected <${short(c.name)}> inside <${short(el.name)}>`);
     s += c;
   }
   return s;
@@ -525,12 +579,16 @@ function trimXmlWs(s: string): string {
 const INT_RE = /^[+-]?[0-9]+$/;
 const DOUBLE_RE = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const DATE_RE =
-  /^([0-9]{4})(-?)([0-9]{2})\2([0-9]{2})T([0-9]{2})(:?)([0-9]{2})\6([0-9]{2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$/;
+/** YYYYMMDD or YYYY-MM-DD, 'T', HH:MM:SS or HHMMSS, optional fraction, optional Z / ±HH[[:]MM]. */
+const DATE_RE = new RegExp(
+  '^([0-9]{4})(-?)([0-9]{2})\\2([0-9]{2})' +
+    'T([0-9]{2})(:?)([0-9]{2})\\6([0-9]{2})(?:\\.([0-9]+))?' +
+    '(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$',
+);
 
 function decodeInt(tag: string, raw: string): number | bigint {
   const s = trimXmlWs(raw);
-  if (!INT_RE.test(s)) invalid(`invalid <${tag}> value ${preview(raw)}`);
+  if (!INT_RE.test(s)) invalid(`invalid <${tag}> value`);
   const digits = s.replace(/^[+-]?0*/, '');
   if (digits.length > 19) invalid(`<${tag}> value out of 64-bit range`);
   const big = BigInt(s);
@@ -541,16 +599,16 @@ function decodeInt(tag: string, raw: string): number | bigint {
 
 function decodeDouble(raw: string): number {
   const s = trimXmlWs(raw);
-  if (!DOUBLE_RE.test(s)) invalid(`invalid <double> value ${preview(raw)}`);
+  if (!DOUBLE_RE.test(s)) invalid(`invalid <double> value`);
   const n = Number(s);
-  if (!Number.isFinite(n)) invalid(`<double> value out of range ${preview(raw)}`);
+  if (!Number.isFinite(n)) invalid(`<double> value out of range`);
   return n;
 }
 
 function decodeBoolean(raw: string): boolean {
   if (raw === '1') return true;
   if (raw === '0') return false;
-  invalid(`invalid <boolean> value ${preview(raw)} (expected 0 or 1)`);
+  invalid(`invalid <boolean> value (expected 0 or 1)`);
 }
 
 function decodeBase64(raw: string): Uint8Array {
@@ -567,7 +625,7 @@ function daysInMonth(year: number, month: number): number {
 function decodeDate(raw: string): Date {
   const s = trimXmlWs(raw);
   const m = DATE_RE.exec(s);
-  if (!m) invalid(`invalid <dateTime.iso8601> value ${preview(raw)}`);
+  if (!m) invalid(`invalid <dateTime.iso8601> value`);
   const year = Number(m[1]);
   const month = Number(m[3]);
   const day = Number(m[4]);
@@ -576,7 +634,7 @@ function decodeDate(raw: string): Date {
   const second = Number(m[8]);
   const ms = m[9] ? Number(m[9].slice(0, 3).padEnd(3, '0')) : 0;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) {
-    invalid(`invalid <dateTime.iso8601> value ${preview(raw)}`);
+    invalid(`invalid <dateTime.iso8601> value`);
   }
   let offsetMinutes = 0;
   const tz = m[10];
@@ -584,7 +642,7 @@ function decodeDate(raw: string): Date {
     const digits = tz.slice(1).replace(':', '');
     const oh = Number(digits.slice(0, 2));
     const om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
-    if (oh > 23 || om > 59) invalid(`invalid <dateTime.iso8601> offset ${preview(raw)}`);
+    if (oh > 23 || om > 59) invalid(`invalid <dateTime.iso8601> offset`);
     offsetMinutes = (tz.charAt(0) === '-' ? -1 : 1) * (oh * 60 + om);
   }
   const d = new Date(0);
@@ -635,7 +693,7 @@ function decodeValue(valueEl: XmlElement, depth: number, maxDepth: number): XmlR
       if (kids.length !== 1 || kids[0].name !== 'data') invalid('<array> must contain exactly one <data>');
       const out: XmlRpcValue[] = [];
       for (const v of elementChildren(kids[0])) {
-        if (v.name !== 'value') invalid(`unexpected <${v.name}> inside <data>`);
+        if (v.name !== 'value') invalid(`unexpected <${short(v.name)}> inside <data>`);
         out.push(decodeValue(v, depth + 1, maxDepth));
       }
       return out;
@@ -645,7 +703,7 @@ function decodeValue(valueEl: XmlElement, depth: number, maxDepth: number): XmlR
       const out: { [k: string]: XmlRpcValue } = {};
       const seen = new Set<string>();
       for (const member of elementChildren(typed)) {
-        if (member.name !== 'member') invalid(`unexpected <${member.name}> inside <struct>`);
+        if (member.name !== 'member') invalid(`unexpected <${short(member.name)}> inside <struct>`);
         const parts = elementChildren(member);
         if (parts.length !== 2 || parts[0].name !== 'name' || parts[1].name !== 'value') {
           invalid('<member> must contain <name> followed by <value>');
@@ -658,14 +716,14 @@ function decodeValue(valueEl: XmlElement, depth: number, maxDepth: number): XmlR
       return out;
     }
     default:
-      invalid(`unknown value type <${typed.name.slice(0, 64)}>`);
+      invalid(`unknown value type <${short(typed.name)}>`);
   }
 }
 
 function decodeParams(paramsEl: XmlElement, maxDepth: number): XmlRpcValue[] {
   const out: XmlRpcValue[] = [];
   for (const p of elementChildren(paramsEl)) {
-    if (p.name !== 'param') invalid(`unexpected <${p.name}> inside <params>`);
+    if (p.name !== 'param') invalid(`unexpected <${short(p.name)}> inside <params>`);
     const kids = elementChildren(p);
     if (kids.length !== 1 || kids[0].name !== 'value') invalid('<param> must contain exactly one <value>');
     out.push(decodeValue(kids[0], 0, maxDepth));
@@ -684,7 +742,7 @@ export function decodeMethodCall(
 ): { methodName: string; params: XmlRpcValue[] } {
   return guarded(() => {
     const { root, maxDepth } = parseXml(body, opts);
-    if (root.name !== 'methodCall') invalid(`root element must be <methodCall>, not <${root.name.slice(0, 64)}>`);
+    if (root.name !== 'methodCall') invalid(`root element must be <methodCall>, not <${short(root.name)}>`);
     const kids = elementChildren(root);
     if (kids.length === 0 || kids[0].name !== 'methodName') invalid('missing <methodName>');
     const methodName = textOnly(kids[0]);
@@ -705,7 +763,7 @@ export function decodeMethodResponse(
   return guarded(() => {
     const { root, maxDepth } = parseXml(body, opts);
     if (root.name !== 'methodResponse') {
-      invalid(`root element must be <methodResponse>, not <${root.name.slice(0, 64)}>`);
+      invalid(`root element must be <methodResponse>, not <${short(root.name)}>`);
     }
     const kids = elementChildren(root);
     if (kids.length !== 1) invalid('<methodResponse> must contain exactly one <params> or <fault>');
@@ -725,11 +783,13 @@ export function decodeMethodResponse(
       const s = v as { [k: string]: XmlRpcValue };
       const faultCode = Object.prototype.hasOwnProperty.call(s, 'faultCode') ? s.faultCode : undefined;
       const faultString = Object.prototype.hasOwnProperty.call(s, 'faultString') ? s.faultString : undefined;
-      if (typeof faultCode !== 'number' || !Number.isInteger(faultCode)) invalid('fault struct must have an integer faultCode');
+      if (typeof faultCode !== 'number' || !Number.isInteger(faultCode)) {
+        invalid('fault struct must have an integer faultCode');
+      }
       if (typeof faultString !== 'string') invalid('fault struct must have a string faultString');
       return { fault: { faultCode, faultString } };
     }
-    invalid(`unexpected <${el.name.slice(0, 64)}> inside <methodResponse>`);
+    invalid(`unexpected <${short(el.name)}> inside <methodResponse>`);
   });
 }
 

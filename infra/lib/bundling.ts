@@ -1,0 +1,76 @@
+/**
+ * Where the deployed code lives and how it is bundled. Shared by the functions construct
+ * (NodejsFunction) and by bench/bundles.ts, so that the benchmark measures exactly what is deployed.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+
+/** The repository root (infra/lib/ → ../..). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The Lambda entry points; each exports `handler`. */
+export const HANDLER_ENTRIES = {
+  rest: 'lambdas/handlers/rest.ts',
+  xmlrpc: 'lambdas/handlers/xmlrpc.ts',
+  tasks: 'lambdas/handlers/tasks.ts',
+  purge: 'lambdas/handlers/purge.ts',
+} as const;
+
+export type HandlerName = keyof typeof HANDLER_ENTRIES;
+
+/** The contextualization runner (bundled by `npm run build:runner` into RUNNER_BUNDLE). */
+export const RUNNER_ENTRY = 'lambdas/runner/main.ts';
+export const RUNNER_BUNDLE = 'dist/runner/index.mjs';
+
+export const entryPath = (name: HandlerName): string => join(REPO_ROOT, HANDLER_ENTRIES[name]);
+export const entryExists = (name: HandlerName): boolean => existsSync(entryPath(name));
+
+/** Node.js version the bundles target (the nodejs22.x runtime). */
+export const BUNDLE_TARGET = 'node22';
+
+/**
+ * ESM output needs `require` for the CommonJS dependencies that esbuild inlines (ssh2, …) when they
+ * require Node built-ins. The alias avoids a clash with a bundled `createRequire` import.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __imCreateRequire } from 'node:module'; const require = __imCreateRequire(import.meta.url);";
+
+/**
+ * The nodejs22.x runtime provides the AWS SDK for JavaScript v3, so it stays out of the bundles (the
+ * runner image has no SDK and bundles it: see the build:runner script).
+ */
+export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/*'];
+
+/** NodejsFunction bundling: one minified ESM bundle per handler, with a source map. */
+export const LAMBDA_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: BUNDLE_TARGET,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  banner: ESM_REQUIRE_BANNER,
+  externalModules: RUNTIME_PROVIDED_MODULES,
+};
+
+/** The esbuild build options equivalent to the NodejsFunction command line for LAMBDA_BUNDLING. */
+export function esbuildOptionsFor(entry: string, outfile: string, options: { externalSdk?: boolean } = {}) {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node' as const,
+    target: BUNDLE_TARGET,
+    format: 'esm' as const,
+    minify: LAMBDA_BUNDLING.minify,
+    sourcemap: LAMBDA_BUNDLING.sourceMap,
+    sourcesContent: LAMBDA_BUNDLING.sourcesContent,
+    mainFields: LAMBDA_BUNDLING.mainFields,
+    banner: { js: ESM_REQUIRE_BANNER },
+    external: options.externalSdk === false ? [] : RUNTIME_PROVIDED_MODULES,
+    absWorkingDir: REPO_ROOT,
+    logLevel: 'error' as const,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * CreateInfrastructure (lifecycle.md §2): BOOT_MODE 0, validate auth, parse + check the RADL,
+ * create the record (owners = the caller's IM identities, hashed; cloud credentials sealed),
+ * then AddResource. Sync: if every new VM failed, or the add failed, the infrastructure is
+ * destroyed and the error returned. Async: the id is returned as soon as the launch started.
+ *
+ * Ids are random UUIDs (crypto.randomUUID, version 4) rather than IM's UUID v1: clients treat
+ * them as opaque strings.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuthItem, InfraRecord, Services } from '#core/types';
+import { authenticate, ownerKey, ownerRecords, type Caller } from '#core/auth';
+import { sealCloudAuth } from '#core/cloud-auth';
+import { mutateInfrastructure } from '#store/mutate';
+import { addVmsError, addResourceToInfra } from '#core/usecases/add-resource';
+import { deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
+
+export interface CreateOptions {
+  /** Return as soon as the launch started (default false). */
+  async?: boolean;
+}
+
+async function newInfraRecord(services: Services, caller: Caller): Promise<InfraRecord> {
+  const now = services.now();
+  const owners = await ownerRecords(caller);
+  return {
+    id: randomUUID(),
+    version: 1,
+    owners,
+    ownerKeys: [...new Set(owners.map((o) => ownerKey(o.username)))],
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+    radl: '[]',
+    vmCounter: 0,
+    adding: 0,
+    privateNetworks: {},
+    snapshots: [],
+    cloudAuth: sealCloudAuth(services, caller.items),
+  };
+}
+
+/** Destroys what a failed create left (force) and marks the infrastructure deleted. */
+async function discard(services: Services, infId: string): Promise<void> {
+  const vms = await liveVms(services, infId);
+  if (vms.length > 0) {
+    await mutateInfrastructure(services.store, infId, () => ({ status: 'deleting' }));
+    const execution = await services.orchestrator.start('destroy', {
+      infId,
+      vmIds: vms.map((vm) => vm.vmId).reverse(),
+      force: true,
+    });
+    await waitSync(services, execution);
+  }
+  await mutateInfrastructure(services.store, infId, (cur) =>
+    cur.status === 'deleted' ? undefined : deletedPatch(services),
+  );
+}
+
+export async function createInfrastructure(services: Services, auth: AuthItem[], input: RadlInput, opts: CreateOptions = {}): Promise<string> {
+  requireWriteMode(services);
+  const caller = await authenticate(services, auth);
+  const radl = parseCheckedRadl(input);
+  const inf = await newInfraRecord(services, caller);
+  await services.store.createInfrastructure(inf);
+  services.logger.info('Infrastructure created', { infId: inf.id });
+  try {
+    const outcome = await addResourceToInfra(services, caller, inf, radl, { context: true, wait: !opts.async });
+    if (outcome.allFailed && outcome.vmIds.length > 0) throw addVmsError(outcome.messages);
+  } catch (err) {
+    services.logger.warn('Error creating the infrastructure: destroying it', { infId: inf.id, err });
+    await discard(services, inf.id).catch((e: unknown) => services.logger.error('Could not discard a failed infrastructure', { infId: inf.id, err: e }));
+    throw err;
+  }
+  return inf.id;
+}

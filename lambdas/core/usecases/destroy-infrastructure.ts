@@ -1,0 +1,49 @@
+/**
+ * DestroyInfrastructure (lifecycle.md §2): 409 while resources are being added; marks the
+ * infrastructure `deleting`, then the `destroy` workflow finalizes the VMs (reverse id order),
+ * deletes auto-delete snapshots and marks it deleted. Sync calls wait (SYNC_WAIT_SECONDS at
+ * most: past that the work goes on and the state reads `deleting`); without `force` a failed
+ * destroy answers `Error destroying the infrastructure: <msgs>` and the infrastructure is active
+ * again so that it can be retried.
+ */
+import { errors } from '#core/errors';
+import type { AuthItem, Services } from '#core/types';
+import { mutateInfrastructure } from '#store/mutate';
+import { callerAndInfra, deletedPatch, liveVms, refreshedCloudAuth, requireDeleteMode, waitSync } from '#core/usecases/common';
+import { workflowErrors } from '#core/usecases/workflow-errors';
+
+export interface DestroyOptions {
+  /** Mark deleted even if some cloud deletions failed (default false). */
+  force?: boolean;
+  /** Return as soon as the destroy started (default false). */
+  async?: boolean;
+}
+
+export async function destroyInfrastructure(services: Services, auth: AuthItem[], infId: string, opts: DestroyOptions = {}): Promise<void> {
+  requireDeleteMode(services);
+  const { caller, inf } = await callerAndInfra(services, auth, infId);
+  const cloudAuth = refreshedCloudAuth(services, inf, caller);
+  await mutateInfrastructure(services.store, infId, (cur) => {
+    if (cur.status === 'deleted') throw errors.infDeleted();
+    if ((cur.adding ?? 0) > 0) throw errors.invalidState();
+    return { status: 'deleting', ...(cloudAuth ? { cloudAuth } : {}) };
+  });
+  const vmIds = (await liveVms(services, infId)).map((vm) => vm.vmId).reverse();
+  const force = opts.force ?? false;
+  const execution = await services.orchestrator.start('destroy', { infId, vmIds, force });
+  services.logger.info('Destroy started', { infId, vmIds, force, execution });
+  if (opts.async) return;
+  const status = await waitSync(services, execution);
+  if (status === 'RUNNING') return;
+  const after = await services.store.getInfrastructure(infId);
+  if (!after || after.status === 'deleted') return;
+  if (status === 'SUCCEEDED' && (await liveVms(services, infId)).length === 0) {
+    // Nothing was left to delete and the workflow did not mark it: do it here.
+    await mutateInfrastructure(services.store, infId, (cur) => (cur.status === 'deleted' ? undefined : deletedPatch(services)));
+    return;
+  }
+  // The workflow put it back to active with the errors in its log.
+  await mutateInfrastructure(services.store, infId, (cur) => (cur.status === 'deleting' ? { status: 'active' } : undefined));
+  const messages = await workflowErrors(services, infId, []);
+  throw errors.badRequest(`Error destroying the infrastructure: ${messages.join('\n') || `the destroy ended ${status}`}`);
+}

@@ -1,0 +1,28 @@
+/**
+ * StartInfrastructure / StopInfrastructure: the `start` / `stop` workflow over every live VM
+ * (MAX_SIMULTANEOUS_LAUNCHES at a time). Any VM failure → 400
+ * `Error starting|stopping the infrastructure: <msgs>`.
+ */
+import { errors } from '#core/errors';
+import type { AuthItem, Services } from '#core/types';
+import { mutateInfrastructure } from '#store/mutate';
+import { callerAndInfra, liveVms, refreshedCloudAuth, requireWriteMode, waitSync } from '#core/usecases/common';
+import { workflowErrors } from '#core/usecases/workflow-errors';
+
+async function powerInfrastructure(services: Services, auth: AuthItem[], infId: string, op: 'start' | 'stop'): Promise<string> {
+  requireWriteMode(services);
+  const { caller, inf } = await callerAndInfra(services, auth, infId);
+  const cloudAuth = refreshedCloudAuth(services, inf, caller);
+  if (cloudAuth) await mutateInfrastructure(services.store, infId, () => ({ cloudAuth }));
+  const vms = await liveVms(services, infId);
+  if (vms.length === 0) return '';
+  const execution = await services.orchestrator.start(op, { infId, vmIds: vms.map((vm) => vm.vmId) });
+  const status = await waitSync(services, execution);
+  if (status === 'SUCCEEDED' || status === 'RUNNING') return '';
+  const messages = await workflowErrors(services, infId, vms.map((vm) => vm.vmId));
+  const verb = op === 'start' ? 'starting' : 'stopping';
+  throw errors.badRequest(`Error ${verb} the infrastructure: ${messages.join('\n') || status}`);
+}
+
+export const startInfrastructure = (services: Services, auth: AuthItem[], infId: string) => powerInfrastructure(services, auth, infId, 'start');
+export const stopInfrastructure = (services: Services, auth: AuthItem[], infId: string) => powerInfrastructure(services, auth, infId, 'stop');

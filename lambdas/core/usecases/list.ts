@@ -1,0 +1,51 @@
+/**
+ * GetInfrastructureList: ids of the infrastructures the caller owns (admins: all), newest first,
+ * deleted ones excluded; `filter` is a regular expression searched in the RADL text and the
+ * stored TOSCA document of each infrastructure.
+ */
+import type { AuthItem, InfraRecord, Services } from '#core/types';
+import { authenticate, callerIsAdmin, isAuthorized, ownerKey, type Caller } from '#core/auth';
+import { errors } from '#core/errors';
+import { radlToText } from '#radl/index';
+import { infraRadl } from '#core/usecases/common';
+
+/** The infrastructures (records) the caller is authorized for; `includeDeleted` for stats. */
+export async function callerInfrastructures(services: Services, caller: Caller, includeDeleted = false): Promise<InfraRecord[]> {
+  if (callerIsAdmin(caller)) return services.store.listInfrastructures({ includeDeleted });
+  const keys = [...new Set(caller.identities.map((i) => ownerKey(i.username)))];
+  const lists = await Promise.all(keys.map((k) => services.store.listInfrastructures({ ownerKey: k, includeDeleted })));
+  const seen = new Set<string>();
+  const candidates: InfraRecord[] = [];
+  for (const inf of lists.flat()) {
+    if (seen.has(inf.id)) continue;
+    seen.add(inf.id);
+    candidates.push(inf);
+  }
+  if (lists.length > 1) candidates.sort((a, b) => b.createdAt - a.createdAt);
+  const allowed = await Promise.all(candidates.map((inf) => isAuthorized(inf, caller)));
+  return candidates.filter((_, i) => allowed[i]);
+}
+
+function compileFilter(filter: string): RegExp {
+  try {
+    return new RegExp(filter);
+  } catch (e) {
+    throw errors.badRequest(`Invalid regular expression in filter parameter: ${(e as Error).message}`);
+  }
+}
+
+function matches(inf: InfraRecord, re: RegExp): boolean {
+  if (inf.tosca && re.test(inf.tosca)) return true;
+  try {
+    return re.test(radlToText(infraRadl(inf)));
+  } catch {
+    return false;
+  }
+}
+
+export async function getInfrastructureList(services: Services, auth: AuthItem[], filter?: string): Promise<string[]> {
+  const re = filter !== undefined && filter !== '' ? compileFilter(filter) : undefined;
+  const caller = await authenticate(services, auth);
+  const infs = await callerInfrastructures(services, caller);
+  return (re ? infs.filter((inf) => matches(inf, re)) : infs).map((inf) => inf.id);
+}

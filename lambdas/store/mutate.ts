@@ -1,0 +1,103 @@
+/**
+ * Read-modify-write helpers over the optimistic locking of {@link InfrastructureStore}.
+ *
+ * `fn` gets the current record and returns the fields to change (or undefined for "no change").
+ * Only fields whose value really differs are written; on a {@link VersionConflictError} the
+ * record is read again and `fn` runs again, after a jittered exponential backoff. `fn` may thus
+ * run several times: keep it free of side effects.
+ */
+import { errors } from '#core/errors';
+import { VersionConflictError, type InfraRecord, type InfrastructureStore, type VmRecord } from '#core/types';
+
+export interface MutateOptions {
+  /** Retries after a version conflict (default 30: enough for dozens of concurrent writers). */
+  retries?: number;
+  /** Base of the backoff in ms (default 5); the wait before retry n is random in [0, min(250, base·2ⁿ)). */
+  baseDelayMs?: number;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+const DEFAULT_RETRIES = 30;
+const DEFAULT_BASE_DELAY_MS = 5;
+const MAX_DELAY_MS = 250;
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The entries of `patch` that differ from `current` (keys in `skip` dropped). */
+function changes<T extends object>(current: T, patch: Partial<T>, skip: readonly string[]): Partial<T> {
+  const out: Record<string, unknown> = {};
+  const cur = current as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (skip.includes(key)) continue;
+    if (value === undefined ? key in cur && cur[key] !== undefined : !sameValue(cur[key], value)) out[key] = value;
+  }
+  return out as Partial<T>;
+}
+
+async function retrying<R>(opts: MutateOptions | undefined, attempt: () => Promise<R>): Promise<R> {
+  const retries = opts?.retries ?? DEFAULT_RETRIES;
+  const base = opts?.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof VersionConflictError) || n >= retries) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(MAX_DELAY_MS, base * 2 ** n)));
+    }
+  }
+}
+
+/**
+ * Reads the infrastructure, applies `fn`, writes the changes conditionally on the version read,
+ * and retries on conflict.
+ *
+ * @returns the new record, or the current one when `fn` returned undefined or changed nothing.
+ * @throws ImError INF_NOT_FOUND when the infrastructure does not exist (or has expired).
+ * @throws VersionConflictError when still conflicting after `retries` retries.
+ */
+export async function mutateInfrastructure(
+  store: InfrastructureStore,
+  infId: string,
+  fn: (inf: InfraRecord) => MaybePromise<Partial<InfraRecord> | undefined>,
+  opts?: MutateOptions,
+): Promise<InfraRecord> {
+  return retrying(opts, async () => {
+    const inf = await store.getInfrastructure(infId);
+    if (!inf) throw errors.infNotFound();
+    const patch = await fn(inf);
+    if (!patch) return inf;
+    const diff = changes(inf, patch, ['id', 'version']);
+    if (Object.keys(diff).length === 0) return inf;
+    return store.updateInfrastructure(infId, inf.version, diff);
+  });
+}
+
+/**
+ * The same for one VM.
+ *
+ * @returns the new VM record, or the current one when `fn` returned undefined or changed nothing.
+ * @throws ImError VM_NOT_FOUND when the VM does not exist.
+ * @throws VersionConflictError when still conflicting after `retries` retries.
+ */
+export async function mutateVm(
+  store: InfrastructureStore,
+  infId: string,
+  vmId: number,
+  fn: (vm: VmRecord) => MaybePromise<Partial<VmRecord> | undefined>,
+  opts?: MutateOptions,
+): Promise<VmRecord> {
+  return retrying(opts, async () => {
+    const vm = await store.getVm(infId, vmId);
+    if (!vm) throw errors.invalidVm();
+    const patch = await fn(vm);
+    if (!patch) return vm;
+    const diff = changes(vm, patch, ['infId', 'vmId', 'version']);
+    if (Object.keys(diff).length === 0) return vm;
+    return store.updateVm(infId, vmId, vm.version, diff);
+  });
+}

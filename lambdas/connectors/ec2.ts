@@ -57,7 +57,7 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import type { OutPort, System } from '#radl/index';
+import { Feature, type OutPort, type System } from '#radl/index';
 import { getConfig, type Config } from '#core/config';
 import { ImError } from '#core/errors';
 import { createLogger } from '#core/logger';
@@ -171,6 +171,8 @@ export interface Ec2ConnectorOptions {
 }
 
 const DEFAULT_REGION = 'us-east-1';
+/** An instance DescribeInstances does not know yet is `pending` (not `off`) this long after its launch. */
+const RECENT_LAUNCH_SECONDS = 300;
 
 /** AWS "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances" vCPU quota. */
 export const QUOTA_STANDARD_VCPUS = { ServiceCode: 'ec2', QuotaCode: 'L-1216C47A' } as const;
@@ -330,6 +332,10 @@ export class Ec2Connector implements CloudConnector {
     try {
       const ami = await this.resolveImage(ec2, image, system, req, created);
       const type = this.selectInstanceType(system, ami.arch, ami.imageId);
+      const bdm = this.blockDeviceMappings(system, ami);
+      const username = system.getString('disk.0.os.credentials.username') ?? DEFAULT_USER;
+      if (!isValidUsername(username)) throw new ImError('BAD_REQUEST', `Invalid disk.0.os.credentials.username '${username}' for EC2`);
+      system.setValue('disk.0.os.credentials.username', username);
       const net = await this.resolveNetwork(ec2, req, system);
       created.vpcId = net.vpcId;
       created.subnetId = net.subnetId;
@@ -337,9 +343,6 @@ export class Ec2Connector implements CloudConnector {
       const keyName = await this.ensureKeyPair(ec2, req, system, created);
       const eip = net.elasticIp ? await this.reserveElasticIp(ec2, net.elasticIp, req, created) : undefined;
 
-      const username = system.getString('disk.0.os.credentials.username') ?? DEFAULT_USER;
-      if (!isValidUsername(username)) throw new ImError('BAD_REQUEST', `Invalid disk.0.os.credentials.username '${username}' for EC2`);
-      system.setValue('disk.0.os.credentials.username', username);
       const publicKey = this.userPublicKey(system);
       const userData = cloudInitUserData(username, publicKey, cloudInitRecipes(req.radl, req.system.name));
 
@@ -369,7 +372,6 @@ export class Ec2Connector implements CloudConnector {
         TagSpecifications: tagSpecs,
       };
       if (keyName) input.KeyName = keyName;
-      const bdm = this.blockDeviceMappings(system, ami);
       if (bdm.length) input.BlockDeviceMappings = bdm;
       if (net.availabilityZone) input.Placement = { AvailabilityZone: net.availabilityZone };
       if (spot) {
@@ -400,6 +402,7 @@ export class Ec2Connector implements CloudConnector {
       system.setValue('provider.type', this.type);
       this.setTypeFeatures(system, type);
       if (inst.Placement?.AvailabilityZone) system.setValue('availability_zone', inst.Placement.AvailabilityZone);
+      system.setValue('launch_time', Math.floor((inst.LaunchTime ? new Date(inst.LaunchTime).getTime() : Date.now()) / 1000));
       assignIps(system, req.radl, instanceIps(inst), this.config.PRIVATE_NET_MASKS);
       this.logger.info('EC2 instance launched', { infId, vmId, region, instanceId: inst.InstanceId });
       return { providerId, state: mapEc2State(inst.State?.Name ?? 'pending'), system, cloudData: { ...created } };
@@ -794,7 +797,12 @@ export class Ec2Connector implements CloudConnector {
     const system = vm.system.clone();
     try {
       const inst = await this.describeInstance(ec2, instanceId);
-      if (!inst) return { state: 'off', system, cloudData: { ...data } };
+      if (!inst) {
+        // DescribeInstances is eventually consistent: a just-launched instance may not be visible yet.
+        const launched = system.getNumber('launch_time');
+        const recent = launched !== undefined && Date.now() / 1000 - launched < RECENT_LAUNCH_SECONDS;
+        return { state: recent ? 'pending' : 'off', system, cloudData: { ...data } };
+      }
       const state = mapEc2State(inst.State?.Name);
       for (const eip of data.elasticIps ?? []) {
         if (eip.pending && inst.State?.Name === 'running') await this.associateElasticIp(ec2, eip, inst, false);
@@ -863,12 +871,20 @@ export class Ec2Connector implements CloudConnector {
       const state = mapEc2State(inst.State?.Name);
       if (changed.length === 0) return { state, system, cloudData: { ...data } };
       const merged = system.clone();
+      // What is not asked keeps its current size as a minimum; the current type and price do not bind.
+      for (const p of ['cpu.count', 'memory.size', 'gpu.count']) {
+        const min = merged.getBounds(p).min;
+        if (!changed.includes(p) && min) {
+          merged.delValue(p);
+          merged.addFeature(new Feature(p, '>=', min.value, min.unit));
+        }
+      }
+      if (!newSystem.hasFeature('price')) merged.delValue('price');
+      if (!newSystem.hasFeature('instance_type')) merged.delValue('instance_type');
       for (const p of changed) {
         merged.delValue(p);
         for (const f of newSystem.getFeatures(p)) merged.addFeature(f.clone(), 'other');
       }
-      // An explicit cpu/memory change drops a previously fixed instance_type.
-      if (!newSystem.hasFeature('instance_type')) merged.delValue('instance_type');
       const type = this.selectInstanceType(merged, inst.Architecture, inst.ImageId ?? 'the instance AMI');
       if (type.name === inst.InstanceType) return { state, system, cloudData: { ...data } };
       const ec2State = inst.State?.Name;
@@ -959,9 +975,13 @@ export class Ec2Connector implements CloudConnector {
     let terminated = true;
     if (instanceId) {
       terminated = await step(`terminate instance ${instanceId}`, async () => {
+        // Terminate even when DescribeInstances did not find it (eventual consistency right after a launch).
         const s = (inst as Instance | undefined)?.State?.Name;
-        if (!inst || s === 'terminated') return;
-        if (s !== 'shutting-down') await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+        if (s === 'terminated') return;
+        if (s !== 'shutting-down') {
+          const res = await ignoreNotFound(ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })));
+          if (!res) return;
+        }
         await this.waitForState(ec2, instanceId, ['terminated'], `Error terminating VM ${vm.vmId}`);
         this.logger.info('EC2 instance terminated', { infId: vm.infId, vmId: vm.vmId, instanceId });
       });

@@ -91,6 +91,11 @@ export interface InfraRecord {
   /** Id of the master VM chosen for contextualization. */
   vmMaster?: number;
   /**
+   * Id of the newest contextualization run (set by the runner when it starts). A runner that sees
+   * another id stops: the newer run superseded it (IM's kill_ctxt_processes).
+   */
+  ctxtRunId?: string;
+  /**
    * The cloud auth items that asynchronous work (launch, destroy, …) needs, encrypted with the
    * service key (AES-256-GCM). Never logged, never returned by any API.
    */
@@ -278,10 +283,22 @@ export interface WorkflowInput {
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+/** What an execution ended with (the flows end in a Fail state with an IM message as cause on errors). */
+export interface ExecutionResult {
+  status: ExecutionStatus;
+  /** The execution's output when SUCCEEDED. */
+  output?: unknown;
+  /** Error name and cause when FAILED (e.g. `DestroyFailed`, `Error destroying the infrastructure: …`). */
+  error?: string;
+  cause?: string;
+}
+
 export interface Orchestrator {
   start(workflow: WorkflowName, input: WorkflowInput): Promise<string>;
   /** Waits up to timeoutMs; returns the status at that moment (RUNNING if still going). */
   wait(executionId: string, timeoutMs: number): Promise<ExecutionStatus>;
+  /** Status and output / error of an execution (both orchestrators implement it). */
+  describe?(executionId: string): Promise<ExecutionResult>;
 }
 
 // ---------------------------------------------------------------------------------------------

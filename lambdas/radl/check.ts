@@ -208,37 +208,75 @@ function checkIndices(used: Map<number, Feature>, family: string, owner: string,
   }
 }
 
+/** How a system property is validated (memoised per property name: documents reuse the same names). */
+interface PropClass {
+  rule: Rule | undefined;
+  /** 0 = plain, 1 = disk.N.*, 2 = net_interface.N.*, -1 = indexed family with a non-integer index. */
+  family: number;
+  index: number;
+  isApplications: boolean;
+  /** `net_interface.N.connection` of the same index (family 2). */
+  connection: string;
+}
+
+const PROP_CLASS = new Map<string, PropClass>();
+const PROP_CLASS_MAX = 4096;
+
+function own<T>(rules: Record<string, T>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(rules, key) ? rules[key] : undefined;
+}
+
+function classify(p: string): PropClass {
+  let c = PROP_CLASS.get(p);
+  if (c !== undefined) return c;
+  const family = p.startsWith('disk.') ? 1 : p.startsWith('net_interface.') ? 2 : 0;
+  if (family === 0) {
+    c = { rule: own(SYSTEM_RULES, p), family, index: 0, isApplications: false, connection: '' };
+  } else {
+    const { idx, suffix } = splitIndexed(p, family === 1 ? 5 : 14);
+    if (!/^\d+$/.test(idx)) {
+      c = { rule: undefined, family: -1, index: 0, isApplications: false, connection: '' };
+    } else {
+      c = {
+        rule: own(family === 1 ? DISK_RULES : NET_IFACE_RULES, suffix),
+        family,
+        index: Number(idx),
+        isApplications: family === 1 && suffix === 'applications',
+        connection: family === 2 ? `net_interface.${idx}.connection` : '',
+      };
+    }
+  }
+  if (PROP_CLASS.size >= PROP_CLASS_MAX) PROP_CLASS.clear();
+  PROP_CLASS.set(p, c);
+  return c;
+}
+
 /** Feature checks of a system (or of one of its soft blocks when `soft`). */
 function checkSystemFeatures(fs: Features, owner: string, radl: Radl, ownerLine: number | undefined, soft: boolean): void {
-  const disks = new Map<number, Feature>();
-  const ifaces = new Map<number, Feature>();
-  const ifaceAny = new Map<number, Feature>();
+  let disks: Map<number, Feature> | undefined;
+  let ifaces: Map<number, Feature> | undefined;
+  let ifaceAny: Map<number, [Feature, string]> | undefined;
   for (const f of fs.features()) {
-    const p = f.prop;
-    let rule: Rule | undefined = Object.prototype.hasOwnProperty.call(SYSTEM_RULES, p) ? SYSTEM_RULES[p] : undefined;
-    const family = p.startsWith('disk.') ? 'disk' : p.startsWith('net_interface.') ? 'net_interface' : undefined;
-    if (family !== undefined) {
-      const { idx, suffix } = splitIndexed(p, family.length + 1);
-      if (!/^\d+$/.test(idx)) fail(`Invalid property name; expected an index.${where(owner, f)}`, f.line ?? ownerLine);
-      const n = Number(idx);
-      const rules = family === 'disk' ? DISK_RULES : NET_IFACE_RULES;
-      rule = Object.prototype.hasOwnProperty.call(rules, suffix) ? rules[suffix] : undefined;
-      if (family === 'net_interface') {
-        if (!ifaceAny.has(n)) ifaceAny.set(n, f);
-        if (rule) ifaces.set(n, f);
-      } else if (rule) {
-        disks.set(n, f);
-      }
-      if (family === 'disk' && suffix === 'applications' && f.isContains()) checkApplication(f, owner, radl, ownerLine);
+    const c = classify(f.prop);
+    if (c.family === -1) fail(`Invalid property name; expected an index.${where(owner, f)}`, f.line ?? ownerLine);
+    if (c.family === 2) {
+      ifaceAny ??= new Map();
+      if (!ifaceAny.has(c.index)) ifaceAny.set(c.index, [f, c.connection]);
+      if (c.rule) (ifaces ??= new Map()).set(c.index, f);
+    } else if (c.family === 1 && c.rule) {
+      (disks ??= new Map()).set(c.index, f);
     }
-    if (rule) checkFeature(f, rule, owner, radl, ownerLine);
+    if (c.isApplications && f.isContains()) checkApplication(f, owner, radl, ownerLine);
+    if (c.rule) checkFeature(f, c.rule, owner, radl, ownerLine);
   }
   if (soft) return;
-  checkIndices(disks, 'disk', owner, ownerLine);
-  checkIndices(ifaces, 'net_interface', owner, ownerLine);
-  for (const [n, f] of ifaceAny) {
-    if (!fs.hasFeature(`net_interface.${n}.connection`)) {
-      fail(`Some net_interface does not have a connection (${owner}: 'net_interface.${n}.connection' is missing)`, f.line ?? ownerLine);
+  if (disks) checkIndices(disks, 'disk', owner, ownerLine);
+  if (ifaces) checkIndices(ifaces, 'net_interface', owner, ownerLine);
+  if (ifaceAny) {
+    for (const [n, [f, conn]] of ifaceAny) {
+      if (!fs.hasFeature(conn)) {
+        fail(`Some net_interface does not have a connection (${owner}: 'net_interface.${n}.connection' is missing)`, f.line ?? ownerLine);
+      }
     }
   }
 }

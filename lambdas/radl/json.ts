@@ -68,7 +68,12 @@ function put(out: Obj, key: string, value: unknown): void {
   if (Object.prototype.hasOwnProperty.call(out, key)) {
     throw new RadlError(`Feature '${key}' cannot be written in RADL-JSON: the key is already used`);
   }
-  out[key] = value;
+  setOwn(out, key, value);
+}
+
+/** Assign an own enumerable property (safe for keys such as `__proto__`). */
+function setOwn(o: Obj, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function featuresToJson(fs: Features, out: Obj): Obj {
@@ -142,7 +147,7 @@ export function radlToJson(radl: Radl): RadlJsonItem[] {
       for (const k of names) {
         const op = c.options[k];
         const key = op.operator === '=' ? k : op.operator.startsWith('>') ? `${k}_min` : `${k}_max`;
-        opts[key] = op.value;
+        setOwn(opts, key, op.value);
       }
       o.options = opts;
     }
@@ -193,6 +198,7 @@ class JsonParser {
   }
 
   private ident(v: unknown, what: string): string {
+    if (v === undefined || v === null) this.fail(`missing ${what}`);
     if (typeof v !== 'string' || !isIdentifier(v)) {
       this.fail(`invalid ${what} ${show(v)} (expected an identifier such as 'front' or 'net_1')`);
     }
@@ -283,7 +289,7 @@ class JsonParser {
     let doc = input;
     if (typeof doc === 'string') {
       try {
-        doc = JSON.parse(doc);
+        doc = JSON.parse(doc.charCodeAt(0) === 0xfeff ? doc.slice(1) : doc);
       } catch (e) {
         throw invalidJson(input as string, e);
       }

@@ -86,6 +86,11 @@ export class Lexer {
 
   constructor(src: string) {
     this.src = src;
+    // A leading byte-order mark is not part of the document.
+    if (src.charCodeAt(0) === 0xfeff) {
+      this.pos = 1;
+      this.lineStart = 1;
+    }
   }
 
   private err(reason: string, line: number, col: number): RadlError {

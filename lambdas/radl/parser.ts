@@ -299,7 +299,7 @@ class Parser {
       }
       if (this.at(T_RPAREN)) break;
       if (this.at(T_ID)) this.expected("'and' or ')' after a feature (missing 'and'?)");
-      const u = this.lastUnit;
+      const u = this.lastUnit as Token | undefined; // set by feature()
       if (u !== undefined && (this.at(T_CMP) || this.atKw('contains'))) {
         // `a = 1\n b = 2`: 'b' was read as the unit of 1.
         this.fail(`expected 'and' or ')' after a feature, found identifier '${u.text}' (missing 'and' before '${u.text}'?)`, u);

@@ -502,7 +502,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
    * unless includeDeleted; expired ones always.
    */
   async listInfrastructureIds(opts: ListOptions = {}): Promise<string[]> {
-    const input: QueryCommandInput = opts.ownerKey
+    const input: QueryCommandInput = opts.ownerKey !== undefined
       ? {
           TableName: this.table,
           IndexName: OWNER_INDEX.name,

@@ -22,39 +22,31 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { WorkflowName } from '#core/types';
-import { REPO_ROOT } from '../bundling.ts';
+import { STATE_MACHINES_DIR, WORKFLOWS, forEachState, placeholders, type AslDefinition } from '#orchestration/asl';
 import { acknowledgeWildcardResource } from '../nag.ts';
 import type { Contextualization } from './contextualization.ts';
 
-export const WORKFLOWS = ['launch', 'destroy', 'remove', 'stop', 'start', 'contextualize'] as const satisfies readonly WorkflowName[];
-// Compile-time check that WORKFLOWS names every WorkflowName of the core.
-const _everyWorkflow: Record<WorkflowName, true> = Object.fromEntries(WORKFLOWS.map((w) => [w, true])) as Record<
-  (typeof WORKFLOWS)[number],
-  true
->;
-void _everyWorkflow;
-
-export const DEFINITIONS_DIR = join(REPO_ROOT, 'statemachines');
-export const definitionFile = (workflow: WorkflowName, dir = DEFINITIONS_DIR): string =>
-  join(dir, `${workflow}.asl.json`);
+export { WORKFLOWS };
 
 /** `${ContextualizeStateMachineArn}` and the like. */
 export const stateMachineArnPlaceholder = (workflow: WorkflowName): string =>
   `${workflow[0].toUpperCase()}${workflow.slice(1)}StateMachineArn`;
 
-/** Every `${Name}` placeholder of a definition. */
-export function placeholdersOf(definition: string): string[] {
-  return [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]))].sort();
-}
-
-interface AslState {
-  Type: string;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  ItemProcessor?: { ProcessorConfig?: { Mode?: string }; States: Record<string, AslState> };
-  Iterator?: { States: Record<string, AslState> };
-  Branches?: { States: Record<string, AslState> }[];
-}
+/**
+ * The placeholders this construct fills: the tasks function, every state machine, and what an
+ * `ecs:runTask` state needs to start the contextualization task (Subnets is comma-separated, for
+ * `States.StringSplit('${Subnets}', ',')`; AssignPublicIp is ENABLED: the subnets are public).
+ */
+export const PROVIDED_SUBSTITUTIONS = [
+  'TasksFunctionArn',
+  ...WORKFLOWS.map(stateMachineArnPlaceholder),
+  'ClusterArn',
+  'TaskDefinitionArn',
+  'ContainerName',
+  'SecurityGroup',
+  'Subnets',
+  'AssignPublicIp',
+] as const;
 
 /** What a definition needs, read from its Task and Map states. */
 export interface DefinitionNeeds {
@@ -78,35 +70,29 @@ export function analyzeDefinition(workflow: string, definition: string): Definit
     runsEcsTask: false,
     distributedMap: false,
   };
-  const visit = (states: Record<string, AslState>) => {
-    for (const [name, state] of Object.entries(states)) {
-      const where = `${workflow}: state ${name}`;
-      if (state.Type === 'Task') {
-        const resource = state.Resource ?? '';
-        if (LAMBDA_INVOKE.test(resource) || resource === '${TasksFunctionArn}') {
-          const fn = resource === '${TasksFunctionArn}' ? resource : state.Parameters?.FunctionName;
-          if (fn !== '${TasksFunctionArn}') throw new Error(`${where}: Lambda tasks must call \${TasksFunctionArn}`);
-          needs.invokesTasksFunction = true;
-        } else if (START_EXECUTION.test(resource)) {
-          const target = String(state.Parameters?.StateMachineArn ?? '');
-          const child = WORKFLOWS.find((w) => target === `\${${stateMachineArnPlaceholder(w)}}`);
-          if (!child) throw new Error(`${where}: StateMachineArn must be one of the \${<Workflow>StateMachineArn} placeholders`);
-          needs.startsWorkflows.push({ workflow: child, sync: resource.includes('.sync') });
-        } else if (ECS_RUN_TASK.test(resource)) {
-          needs.runsEcsTask = true;
-        } else {
-          throw new Error(`${where}: integration '${resource}' is not granted by the orchestration construct`);
-        }
-      }
-      if (state.ItemProcessor) {
-        if (state.ItemProcessor.ProcessorConfig?.Mode === 'DISTRIBUTED') needs.distributedMap = true;
-        visit(state.ItemProcessor.States);
-      }
-      if (state.Iterator) visit(state.Iterator.States);
-      for (const branch of state.Branches ?? []) visit(branch.States);
+  forEachState(JSON.parse(definition) as AslDefinition, (name, state) => {
+    const where = `${workflow}: state ${name}`;
+    if (state.Type === 'Map') {
+      const processor = state.ItemProcessor as { ProcessorConfig?: { Mode?: string } } | undefined;
+      if (processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') needs.distributedMap = true;
     }
-  };
-  visit((JSON.parse(definition) as { States: Record<string, AslState> }).States);
+    if (state.Type !== 'Task') return;
+    const resource = state.Resource ?? '';
+    if (LAMBDA_INVOKE.test(resource) || resource === '${TasksFunctionArn}') {
+      const fn = resource === '${TasksFunctionArn}' ? resource : state.Parameters?.FunctionName;
+      if (fn !== '${TasksFunctionArn}') throw new Error(`${where}: Lambda tasks must call \${TasksFunctionArn}`);
+      needs.invokesTasksFunction = true;
+    } else if (START_EXECUTION.test(resource)) {
+      const target = String(state.Parameters?.StateMachineArn ?? '');
+      const child = WORKFLOWS.find((w) => target === `\${${stateMachineArnPlaceholder(w)}}`);
+      if (!child) throw new Error(`${where}: StateMachineArn must be one of the \${<Workflow>StateMachineArn} placeholders`);
+      needs.startsWorkflows.push({ workflow: child, sync: resource.includes('.sync') });
+    } else if (ECS_RUN_TASK.test(resource)) {
+      needs.runsEcsTask = true;
+    } else {
+      throw new Error(`${where}: integration '${resource}' is not granted by the orchestration construct`);
+    }
+  });
   return needs;
 }
 
@@ -176,13 +162,13 @@ export class Orchestration extends Construct {
 
     const machines: Partial<Record<WorkflowName, sfn.StateMachine>> = {};
     for (const workflow of WORKFLOWS) {
-      const file = definitionFile(workflow, props.definitionsDir);
+      const file = join(props.definitionsDir ?? STATE_MACHINES_DIR, `${workflow}.asl.json`);
       const definition = readFileSync(file, 'utf8');
-      const missing = placeholdersOf(definition).filter((p) => !(p in values));
+      const missing = placeholders(definition).filter((p) => !(p in values));
       if (missing.length > 0) {
         throw new Error(`${file}: no value for placeholder(s) ${missing.map((p) => `\${${p}}`).join(', ')}`);
       }
-      const definitionSubstitutions = Object.fromEntries(placeholdersOf(definition).map((p) => [p, values[p]]));
+      const definitionSubstitutions = Object.fromEntries(placeholders(definition).map((p) => [p, values[p]]));
 
       const sm = new sfn.StateMachine(this, pascal(workflow), {
         stateMachineName: `${props.namePrefix}-${workflow}`,

@@ -34,7 +34,7 @@ export class Purge extends Construct {
   constructor(scope: Construct, id: string, props: PurgeProps) {
     super(scope, id);
 
-    this.handler = new HandlerFunction(this, 'Purge', {
+    this.handler = new HandlerFunction(this, 'Handler', {
       handler: 'purge',
       description: 'IM purge of deleted infrastructures',
       memorySize: 512,

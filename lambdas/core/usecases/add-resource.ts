@@ -111,31 +111,40 @@ export async function addResourceToInfra(
       ...(cloudAuth ? { cloudAuth } : {}),
     };
   });
+  // From here on the counter is released by the launch workflow (releaseAdding), or below when
+  // no launch could be started.
+  let released = false;
   try {
     const ids = await services.store.reserveVmIds(inf.id, plan.vms.length);
     const records = plan.vms.map((p, i) => vmRecord(services, inf.id, ids[i], merged, p));
     await putVmRecords(services, records);
     const launchable = records.filter((r) => r.state !== 'failed').map((r) => r.vmId);
-    let finished = true;
-    if (launchable.length > 0) {
-      const execution = await services.orchestrator.start('launch', { infId: inf.id, vmIds: launchable, context: opts.context });
-      services.logger.info('Launch started', { infId: inf.id, vmIds: launchable, execution });
-      if (opts.wait) finished = (await waitSync(services, execution)) !== 'RUNNING';
-      else finished = false;
+    if (launchable.length === 0) {
+      const messages = records.map((r) => r.errorMsg ?? `VM ${r.vmId} failed`);
+      await addContMsg(services, inf.id, `All VMs failed. No contextualize.\n${messages.join('\n')}`);
+      return { vmIds: ids, allFailed: true, messages };
     }
-    if (!finished) return { vmIds: ids, allFailed: false, messages: [] };
+    const execution = await services.orchestrator.start('launch', {
+      infId: inf.id,
+      vmIds: launchable,
+      releaseAdding: true,
+      context: opts.context,
+    });
+    released = true;
+    services.logger.info('Launch started', { infId: inf.id, vmIds: launchable, execution });
+    if (!opts.wait || (await waitSync(services, execution)) === 'RUNNING') return { vmIds: ids, allFailed: false, messages: [] };
 
     const idSet = new Set(ids);
-    const after = launchable.length > 0 ? (await services.store.listVms(inf.id)).filter((vm) => idSet.has(vm.vmId)) : records;
+    const after = (await services.store.listVms(inf.id)).filter((vm) => idSet.has(vm.vmId));
     const failed = after.filter((vm) => vm.state === 'failed');
     const messages = failed.map((vm) => vm.errorMsg ?? `VM ${vm.vmId} failed`);
-    const allFailed = failed.length === ids.length;
-    if (allFailed) await addContMsg(services, inf.id, `All VMs failed. No contextualize.\n${messages.join('\n')}`);
-    return { vmIds: ids, allFailed, messages };
+    return { vmIds: ids, allFailed: failed.length === ids.length, messages };
   } finally {
-    await mutateInfrastructure(services.store, inf.id, (cur) => ({ adding: Math.max(0, (cur.adding ?? 0) - 1) })).catch((err: unknown) =>
-      services.logger.error('Could not release the adding counter', { infId: inf.id, err }),
-    );
+    if (!released) {
+      await mutateInfrastructure(services.store, inf.id, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch((err: unknown) =>
+        services.logger.error('Could not release the adding counter', { infId: inf.id, err }),
+      );
+    }
   }
 }
 

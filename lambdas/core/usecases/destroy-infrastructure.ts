@@ -10,7 +10,9 @@ import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { mutateInfrastructure } from '#store/mutate';
 import { callerAndInfra, deletedPatch, liveVms, refreshedCloudAuth, requireDeleteMode, waitSync } from '#core/usecases/common';
-import { workflowErrors } from '#core/usecases/workflow-errors';
+import { executionError } from '#core/usecases/workflow-errors';
+
+const DESTROY_ERROR = 'Error destroying the infrastructure: ';
 
 export interface DestroyOptions {
   /** Mark deleted even if some cloud deletions failed (default false). */
@@ -44,6 +46,6 @@ export async function destroyInfrastructure(services: Services, auth: AuthItem[]
   }
   // The workflow put it back to active with the errors in its log.
   await mutateInfrastructure(services.store, infId, (cur) => (cur.status === 'deleting' ? { status: 'active' } : undefined));
-  const messages = await workflowErrors(services, infId, []);
-  throw errors.badRequest(`Error destroying the infrastructure: ${messages.join('\n') || `the destroy ended ${status}`}`);
+  const detail = await executionError(services, execution, DESTROY_ERROR, { infId, scope: 'inf' });
+  throw errors.badRequest(`${DESTROY_ERROR}${detail ?? `the destroy ended ${status}`}`);
 }

@@ -7,7 +7,7 @@ import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { mutateInfrastructure } from '#store/mutate';
 import { callerAndInfra, liveVms, refreshedCloudAuth, requireWriteMode, waitSync } from '#core/usecases/common';
-import { workflowErrors } from '#core/usecases/workflow-errors';
+import { executionError } from '#core/usecases/workflow-errors';
 
 async function powerInfrastructure(services: Services, auth: AuthItem[], infId: string, op: 'start' | 'stop'): Promise<string> {
   requireWriteMode(services);
@@ -19,9 +19,10 @@ async function powerInfrastructure(services: Services, auth: AuthItem[], infId: 
   const execution = await services.orchestrator.start(op, { infId, vmIds: vms.map((vm) => vm.vmId) });
   const status = await waitSync(services, execution);
   if (status === 'SUCCEEDED' || status === 'RUNNING') return '';
-  const messages = await workflowErrors(services, infId, vms.map((vm) => vm.vmId));
   const verb = op === 'start' ? 'starting' : 'stopping';
-  throw errors.badRequest(`Error ${verb} the infrastructure: ${messages.join('\n') || status}`);
+  const prefix = `Error ${verb} the infrastructure: `;
+  const detail = await executionError(services, execution, prefix, { infId, scope: 'inf' });
+  throw errors.badRequest(`${prefix}${detail ?? status}`);
 }
 
 export const startInfrastructure = (services: Services, auth: AuthItem[], infId: string) => powerInfrastructure(services, auth, infId, 'start');

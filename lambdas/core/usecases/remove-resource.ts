@@ -7,7 +7,7 @@
 import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { mutateInfrastructure, mutateVm } from '#store/mutate';
-import { workflowErrors } from '#core/usecases/workflow-errors';
+import { executionError } from '#core/usecases/workflow-errors';
 import { callerAndInfra, getLiveVm, parseVmId, refreshedCloudAuth, requireWriteMode, waitSync } from '#core/usecases/common';
 
 /** `"1,2"`, `3`, `[1, 2]` → ids (404 `Invalid VM ID` on anything that is not a non-negative integer). */
@@ -37,12 +37,9 @@ export async function removeResource(
   const after = await Promise.all(ids.map((id) => services.store.getVm(infId, id)));
   const notRemoved = after.filter((vm) => vm && !vm.destroyed);
   if (notRemoved.length > 0) {
-    const messages = await workflowErrors(
-      services,
-      infId,
-      notRemoved.map((vm) => vm?.vmId as number),
-    );
-    throw errors.badRequest(`Error removing resources: [${messages.join(', ')}]`);
+    const prefix = 'Error removing resources: ';
+    const detail = await executionError(services, execution, prefix, { infId, scope: 'inf' });
+    throw errors.badRequest(`${prefix}${detail ?? `[VMs ${notRemoved.map((vm) => vm?.vmId).join(', ')} not removed]`}`);
   }
   return ids.length;
 }

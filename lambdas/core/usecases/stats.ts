@@ -107,7 +107,7 @@ export async function getStats(services: Services, auth: AuthItem[], initDate?: 
     (inf) => inf.createdAt >= (initDate ?? 0) && (endDate === undefined || inf.createdAt < endDate),
   );
   const vmLists = await Promise.all(infs.map((inf) => services.store.listVms(inf.id)));
-  return infs.map((inf, i) => statsItem(services, inf, vmLists[i].filter((vm) => vm.state !== 'failed' || vm.providerId)));
+  return infs.map((inf, i) => statsItem(services, inf, vmLists[i]));
 }
 
 /** CSV with a header row (fields quoted when needed). */

@@ -18,7 +18,7 @@ import {
   vmHandle,
   waitSync,
 } from '#core/usecases/common';
-import { workflowErrors } from '#core/usecases/workflow-errors';
+import { executionError, loggedError } from '#core/usecases/workflow-errors';
 
 export type VmOperation = 'start' | 'stop' | 'reboot';
 
@@ -44,8 +44,10 @@ async function vmOperation(services: Services, auth: AuthItem[], infId: string, 
     const execution = await services.orchestrator.start(op, { infId, vmIds: [vm.vmId] });
     const status = await waitSync(services, execution);
     if (status !== 'SUCCEEDED' && status !== 'RUNNING') {
-      const messages = await workflowErrors(services, infId, [vm.vmId]);
-      throw fail(messages.join('\n') || status);
+      const detail =
+        (await loggedError(services, infId, vm.vmId, `Error ${VERB[op]} the VM: `)) ??
+        (await executionError(services, execution, `Error ${VERB[op]} the infrastructure: `, { infId, scope: vm.vmId }));
+      throw fail(detail ?? status);
     }
   }
   const fresh = await services.store.getVm(infId, vm.vmId);

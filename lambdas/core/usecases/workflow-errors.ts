@@ -1,23 +1,43 @@
 /**
- * After a synchronous workflow ended badly: the error texts it recorded (the last line each
- * workflow wrote to the VM logs, else to the infrastructure log), for the `Error …: <msgs>` answers.
+ * After a synchronous workflow ended badly: the error text it recorded. The destroy / remove /
+ * stop / start workflows fail with IM's message as the execution cause (`Error destroying the
+ * infrastructure: …`) and also write it to the logs. This returns the detail after `prefix`: from
+ * the execution cause when the orchestrator can describe executions, else from the last occurrence
+ * of the prefix in the given log.
  */
-import type { Services } from '#core/types';
+import type { LogScope, Services } from '#core/types';
 
-const TS_PREFIX = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?: /;
-
-function lastLine(log: string): string | undefined {
-  const last = log
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .at(-1);
-  return last?.replace(TS_PREFIX, '');
+function causeText(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the text
+  }
+  return cause;
 }
 
-export async function workflowErrors(services: Services, infId: string, vmIds: number[]): Promise<string[]> {
-  const logs = await Promise.all(vmIds.map((id) => services.store.getLog(infId, id)));
-  const messages = logs.map(lastLine).filter((l): l is string => l !== undefined);
-  if (messages.length > 0) return messages;
-  const inf = lastLine(await services.store.getLog(infId, 'inf'));
-  return inf ? [inf] : [];
+export async function loggedError(services: Services, infId: string, scope: LogScope, prefix: string): Promise<string | undefined> {
+  const log = await services.store.getLog(infId, scope);
+  const i = log.lastIndexOf(prefix);
+  if (i < 0) return undefined;
+  const detail = log
+    .slice(i + prefix.length)
+    .replace(/\n\(ignored: force\)\s*$/, '')
+    .trim();
+  return detail || undefined;
+}
+
+export async function executionError(
+  services: Services,
+  executionId: string,
+  prefix: string,
+  fallback: { infId: string; scope: LogScope },
+): Promise<string | undefined> {
+  const described = services.orchestrator.describe ? await services.orchestrator.describe(executionId).catch(() => undefined) : undefined;
+  if (described?.cause) {
+    const text = causeText(described.cause).trim();
+    return text.startsWith(prefix) ? text.slice(prefix.length).trim() : text;
+  }
+  return loggedError(services, fallback.infId, fallback.scope, prefix);
 }

@@ -1,9 +1,10 @@
 /**
- * DynamoDB Local life cycle (persistence, ports, no orphan Java process) and the purge CLI
- * end to end on a temporary data dir.
+ * DynamoDB Local life cycle (ports, no orphan Java process, persistence in a data dir) and the
+ * purge CLI end to end on a temporary data dir.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,52 +49,19 @@ async function dynamoPids(marker: string): Promise<number[]> {
 }
 
 describe('startDynamoLocal', () => {
-  it('persists data across a restart with a dataDir, and leaves no Java process after stop', async () => {
-    const dataDir = join(tempDir(), 'dynamodb');
-    const inf = makeInf();
-
-    const first = await startDynamoLocal({ dataDir });
-    expect(first.endpoint).toBe(`http://127.0.0.1:${first.port}`);
-    expect(await dynamoPids(dataDir)).toEqual([first.pid]);
-    let client = createLocalDynamoClient(first.endpoint);
-    await createTable(client, 'persist');
-    let store = new DynamoInfrastructureStore({ client, tableName: 'persist' });
-    await store.createInfrastructure(inf);
-    await store.putVm(makeVm(inf.id, 0));
-    await store.appendLog(inf.id, 'inf', 'kept across restarts');
-    client.destroy();
-    await first.stop();
-    await first.stop(); // idempotent
-    expect(isAlive(first.pid)).toBe(false);
-    expect(await dynamoPids(dataDir)).toEqual([]);
-
-    const second = await startDynamoLocal({ dataDir });
-    client = createLocalDynamoClient(second.endpoint);
-    await createTable(client, 'persist'); // already there: no-op
-    store = new DynamoInfrastructureStore({ client, tableName: 'persist' });
-    expect(await store.getInfrastructure(inf.id)).toEqual(inf);
-    expect(await store.listVms(inf.id)).toHaveLength(1);
-    expect(await store.getLog(inf.id, 'inf')).toBe('kept across restarts');
-    client.destroy();
-    await second.stop();
-    expect(await dynamoPids(dataDir)).toEqual([]);
+  it('refuses a fixed port that is already taken, and serves on a free fixed port', { timeout: 60_000 }, async () => {
+    const blocker = createServer();
+    await new Promise<void>((ok) => blocker.listen(0, ok));
+    const port = (blocker.address() as AddressInfo).port;
+    await expect(startDynamoLocal({ port })).rejects.toThrow(/port .* not available/);
+    await new Promise((ok) => blocker.close(ok));
+    const local = await startDynamoLocal({ port });
+    expect(local.port).toBe(port);
+    await local.stop();
+    expect(isAlive(local.pid)).toBe(false);
   });
 
-  it('refuses a fixed port that is already taken, and serves on a free fixed port', async () => {
-    const a = await startDynamoLocal({});
-    try {
-      await expect(startDynamoLocal({ port: a.port })).rejects.toThrow(/port .* not available/);
-      await a.stop();
-      const b = await startDynamoLocal({ port: a.port });
-      expect(b.port).toBe(a.port);
-      await b.stop();
-      expect(isAlive(b.pid)).toBe(false);
-    } finally {
-      await a.stop();
-    }
-  });
-
-  it('kills Java when the owning process gets SIGTERM', async () => {
+  it('kills Java when the owning process gets SIGTERM', { timeout: 60_000 }, async () => {
     const dataDir = join(tempDir(), 'sigterm');
     const script = `
       import { startDynamoLocal } from '#local/dynamodb-local';
@@ -101,7 +69,10 @@ describe('startDynamoLocal', () => {
       process.stdout.write('ready ' + d.pid + '\\n');
       setInterval(() => {}, 1000);
     `;
-    const child = spawn(TSX, ['--eval', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const javaPid = await new Promise<number>((ok, fail) => {
       let out = '';
       child.stdout.on('data', (b: Buffer) => {
@@ -131,7 +102,7 @@ describe('purge CLI (npm run purge)', () => {
       });
     });
 
-  it('rejects a bad or missing date with exit 1 and a clear message', async () => {
+  it('rejects a bad or missing date with exit 1 and a clear message', { timeout: 60_000 }, async () => {
     const env = { IM_DATA_DIR: tempDir() };
     const bad = await run(['--before', '2024-02-30'], env);
     expect(bad.code).toBe(1);
@@ -144,30 +115,36 @@ describe('purge CLI (npm run purge)', () => {
     expect(retention.stderr).toContain('--retention-days');
   });
 
-  it('purges the deleted infrastructures of the local data dir and nothing else', async () => {
+  it('persists across restarts; purges the deleted infrastructures of the data dir and nothing else', { timeout: 90_000 }, async () => {
     const dataRoot = tempDir();
     const dataDir = join(dataRoot, 'dynamodb');
     const table = 'im-infrastructures';
-    const day = 86_400_000;
     const now = Date.now();
     const oldDeleted = makeInf({ createdAt: Date.UTC(2023, 0, 1) });
     const recentDeleted = makeInf({ createdAt: Date.UTC(2023, 0, 1) });
     const oldActive = makeInf({ createdAt: Date.UTC(2020, 0, 1) });
 
+    // 1. Populate a data dir, then stop: no Java process may remain.
     let local = await startDynamoLocal({ dataDir });
+    expect(local.endpoint).toBe(`http://127.0.0.1:${local.port}`);
+    expect(await dynamoPids(dataDir)).toEqual([local.pid]);
     let client = createLocalDynamoClient(local.endpoint);
     await createTable(client, table);
     let store = new DynamoInfrastructureStore({ client, tableName: table });
     for (const inf of [oldDeleted, recentDeleted, oldActive]) {
       await store.createInfrastructure(inf);
       await store.putVms([makeVm(inf.id, 0), makeVm(inf.id, 1)]);
-      await store.appendLog(inf.id, 0, 'log');
+      await store.appendLog(inf.id, 0, `log of ${inf.id}`);
     }
     await store.updateInfrastructure(oldDeleted.id, 1, { status: 'deleted', deletedAt: Date.UTC(2024, 0, 10) });
-    await store.updateInfrastructure(recentDeleted.id, 1, { status: 'deleted', deletedAt: now - day });
+    const recent = await store.updateInfrastructure(recentDeleted.id, 1, { status: 'deleted', deletedAt: now - 86_400_000 });
     client.destroy();
     await local.stop();
+    await local.stop(); // idempotent
+    expect(isAlive(local.pid)).toBe(false);
+    expect(await dynamoPids(dataDir)).toEqual([]);
 
+    // 2. The CLI starts DynamoDB Local on <IM_DATA_DIR>/dynamodb, purges, stops.
     const result = await run(['--before', '2024-06-01', '--retention-days', '30'], { IM_DATA_DIR: dataRoot });
     expect(result.stderr).not.toContain('purge failed');
     expect(result.code).toBe(0);
@@ -175,15 +152,20 @@ describe('purge CLI (npm run purge)', () => {
     expect(result.stdout).toMatch(/Purged 1 deleted infrastructure\(s\), 6 item\(s\)/);
     expect(await dynamoPids(dataDir)).toEqual([]);
 
+    // 3. Restart on the same dir: everything else is still there.
     local = await startDynamoLocal({ dataDir });
     client = createLocalDynamoClient(local.endpoint);
+    await createTable(client, table); // already there: no-op
     store = new DynamoInfrastructureStore({ client, tableName: table });
     expect(await store.getInfrastructure(oldDeleted.id)).toBeUndefined();
     expect(await store.listVms(oldDeleted.id)).toEqual([]);
-    expect((await store.getInfrastructure(recentDeleted.id))?.status).toBe('deleted');
-    expect(await store.getInfrastructure(oldActive.id)).toMatchObject({ status: 'active' });
+    expect(await store.getInfrastructure(recentDeleted.id)).toEqual(recent);
+    expect(await store.getInfrastructure(oldActive.id)).toEqual(oldActive);
     expect(await store.listVms(oldActive.id)).toHaveLength(2);
+    expect(await store.getLog(oldActive.id, 0)).toBe(`log of ${oldActive.id}`);
+    expect((await store.listInfrastructures({ ownerKey: oldActive.ownerKeys[0] })).map((i) => i.id)).toEqual([oldActive.id]);
     client.destroy();
     await local.stop();
+    expect(await dynamoPids(dataDir)).toEqual([]);
   });
 });

@@ -2,8 +2,9 @@
  * DynamoInfrastructureStore against a real DynamoDB Local (in memory, one per file).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { loadConfig, setConfig } from '#core/config';
 import { ImError } from '#core/errors';
 import { VersionConflictError, type InfraRecord } from '#core/types';
 import { DynamoInfrastructureStore, LOG_CHUNK_BYTES, createTable } from '#store/dynamodb-store';
@@ -181,6 +182,7 @@ describe('owner index and listing', () => {
     expect((await s.listInfrastructures({ ownerKey: 'ka' })).map((i) => i.id)).toEqual([shared.id, a[2].id, a[1].id, a[0].id]);
     expect((await s.listInfrastructures({ ownerKey: 'kb' })).map((i) => i.id)).toEqual([shared.id, b[1].id, b[0].id]);
     expect(await s.listInfrastructures({ ownerKey: 'nobody' })).toEqual([]);
+    expect(await s.listInfrastructures({ ownerKey: '' })).toEqual([]); // never "all"
     const all = await s.listInfrastructures({});
     expect(all.map((i) => i.id)).toEqual([shared, a[2], b[1], a[1], b[0], a[0]].map((i) => i.id));
     expect(all[0]).toEqual(shared);
@@ -433,6 +435,47 @@ describe('deletion and purge', () => {
     const second = await runPurge(s, { retentionDays: 30, now, before: new Date('2025-06-11T00:00:00Z') });
     expect(second).toEqual({ infrastructures: 1, items: 10, deletedBefore: '2025-06-11T00:00:00.000Z' });
     expect(await rawItems(tableName, active.id)).toHaveLength(9);
+  });
+});
+
+describe('purge Lambda handler', () => {
+  it('purges per DELETED_RETENTION_DAYS and PURGE_BEFORE and logs the counts as JSON', async () => {
+    const tableName = await db.newTable();
+    const s = new DynamoInfrastructureStore({ client: db.client, tableName });
+    const day = 86_400_000;
+    const [old, recent, active] = [makeInf(), makeInf(), makeInf()];
+    for (const inf of [old, recent, active]) await s.createInfrastructure(inf);
+    await s.updateInfrastructure(old.id, 1, { status: 'deleted', deletedAt: Date.now() - 40 * day });
+    await s.updateInfrastructure(recent.id, 1, { status: 'deleted', deletedAt: Date.now() - 10 * day });
+
+    const savedEnv = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+    delete process.env.PURGE_BEFORE;
+    setConfig(loadConfig({ TABLE_NAME: tableName, DYNAMODB_ENDPOINT: db.endpoint, DELETED_RETENTION_DAYS: '30' }));
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const { handler } = await import('#handlers/purge');
+      expect(await handler()).toMatchObject({ infrastructures: 1, items: 3 }); // record, owner link, tombstone
+      expect(await s.getInfrastructure(old.id)).toBeUndefined();
+      const log = JSON.parse(lines.find((l) => l.includes('purge done'))!);
+      expect(log).toMatchObject({ level: 'INFO', msg: 'purge done', infrastructures: 1, items: 3 });
+
+      process.env.PURGE_BEFORE = new Date(Date.now() + day).toISOString().slice(0, 10);
+      expect(await handler()).toMatchObject({ infrastructures: 1 });
+      expect(await s.getInfrastructure(recent.id)).toBeUndefined();
+      expect(await s.getInfrastructure(active.id)).toEqual(active);
+
+      process.env.PURGE_BEFORE = '2024-13-01';
+      await expect(handler()).rejects.toThrow(/PURGE_BEFORE/);
+    } finally {
+      write.mockRestore();
+      process.env = savedEnv;
+      setConfig(loadConfig());
+    }
   });
 });
 

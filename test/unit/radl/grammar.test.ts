@@ -390,3 +390,10 @@ describe('features', () => {
     expect([e.line, e.column, e.kind]).toEqual([2, 9, 'parse']);
   });
 });
+
+describe('byte-order mark', () => {
+  it('a leading BOM is ignored (text and JSON)', () => {
+    expect(parseRadl('\ufeffnetwork n ()').networks[0].id).toBe('n');
+    expect(err('\ufeffsystem s ( a = "x" )')).toMatch(/^line 1, column 16:/);
+  });
+});

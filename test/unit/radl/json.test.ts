@@ -81,6 +81,16 @@ contextualize 60 ( option ansible_version = '2.9' option v >= 2 system s configu
     );
   });
 
+  it('keys such as __proto__ are ordinary features and options', () => {
+    const r = parseRadl("system s ( __proto__ = 'x' and constructor = 1 ) contextualize ( option __proto__ = 'y' )");
+    const json = radlToJsonString(r);
+    expect(JSON.parse(json)[0]).toEqual(JSON.parse('{"class":"system","id":"s","__proto__":"x","constructor":1}'));
+    const back = parseRadlJson(json);
+    expect(back.systems[0].getValue('__proto__')).toBe('x');
+    expect(back.contextualize!.options['__proto__']).toEqual({ operator: '=', value: 'y' });
+    expect(canon(back)).toEqual(canon(r));
+  });
+
   it('emits plain, JSON-stringifiable objects', () => {
     const r = parseRadl("system s ( a = 1 ) contextualize ( option x = 'y' )");
     const j = radlToJson(r);
@@ -198,5 +208,6 @@ describe('RADL-JSON parse', () => {
     expect(parseRadlAny(' \n [{"class":"network","id":"n"}]').networks[0].id).toBe('n');
     expect(parseRadlAny('{"class":"network","id":"n"}').networks[0].id).toBe('n');
     expect(parseRadlAny('network n ()').networks[0].id).toBe('n');
+    expect(parseRadlAny('\ufeff[{"class":"network","id":"n"}]').networks[0].id).toBe('n');
   });
 });

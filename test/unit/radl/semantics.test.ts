@@ -252,6 +252,7 @@ describe('outports', () => {
       { remoteCidr: '', protocol: 'icmp', remotePort: 1, localPort: 1, isRange: false },
     ]);
     expect(parseRadl("network n ( outports = '10.0.0.0/8-22' )").networks[0].getOutPorts()![0].remoteCidr).toBe('10.0.0.0/8');
+    expect(parseOutports('53/udp-53')[0].protocol).toBe('udp'); // one-sided protocol applies to both sides
   });
 
   it('rejects malformed entries', () => {

@@ -80,7 +80,9 @@ async function main(): Promise<void> {
     const store = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME });
     const result = await runPurge(store, { retentionDays, before, now: Date.now() });
     process.stdout.write(
-      `Purged ${result.infrastructures} deleted infrastructure(s), ${result.items} item(s) (deleted before ${result.deletedBefore}).\n`,
+      `Purged ${result.infrastructures} deleted infrastructure(s), ${result.items} item(s) (deleted before ${result.deletedBefore}` +
+        (result.createdBefore ? `, or deleted and created before ${result.createdBefore}` : '') +
+        ').\n',
     );
   } finally {
     client.destroy();

@@ -160,8 +160,10 @@ export class VersionConflictError extends Error {
 export interface PurgeOptions {
   /** Remove deleted infrastructures whose deletedAt is before this epoch ms. */
   deletedBefore?: number;
-  /** Also remove infrastructures (deleted or not) created before this epoch ms (IM's delete_old_infs). */
+  /** Also remove infrastructures (deleted or not) created before this epoch ms. */
   createdBefore?: number;
+  /** Also remove *deleted* infrastructures created before this epoch ms (IM's delete_old_infs date). */
+  deletedCreatedBefore?: number;
 }
 
 export interface InfrastructureStore {

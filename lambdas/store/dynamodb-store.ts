@@ -814,6 +814,9 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
       // Deleted ones too, even when TTL already removed their record: the tombstone has createdAt.
       queries.push(timeQuery(TIME_PARTITION_DELETED, undefined, opts.createdBefore));
     }
+    if (opts.deletedCreatedBefore !== undefined) {
+      queries.push(timeQuery(TIME_PARTITION_DELETED, undefined, opts.deletedCreatedBefore));
+    }
     for (const items of await Promise.all(queries.map((q) => this.queryAll(q)))) {
       for (const item of items) ids.add(infIdFromPk(item[PARTITION_KEY] as string));
     }

@@ -2,10 +2,11 @@
  * The purge shared by the scheduled Lambda (lambdas/handlers/purge.ts) and the local CLI
  * (bin/purge.ts).
  *
- * Like IM's `scripts/delete_old_infs.py <YYYY-MM-DD>` (which deletes the rows with deleted=1 and
- * a last-save date before the given day), it removes only *deleted* infrastructures: those
- * deleted before the retention cut-off (now − retentionDays) or before `before`, whichever is
- * later. Active infrastructures are never purged: dropping their records would leak their VMs.
+ * It removes only *deleted* infrastructures (with their VM, log and owner items):
+ *  - those deleted longer ago than the retention period (deletedAt < now − retentionDays);
+ *  - and, when a cut-off date is given, those created before it, as IM's
+ *    `scripts/delete_old_infs.py <YYYY-MM-DD>` does (rows with deleted=1 and a date before the day).
+ * Active infrastructures are never purged: dropping their records would leak their VMs.
  */
 import type { InfrastructureStore } from '#core/types';
 
@@ -14,7 +15,7 @@ const DAY_MS = 86_400_000;
 export interface PurgeRunOptions {
   /** Deleted infrastructures are kept this many days (DELETED_RETENTION_DAYS). */
   retentionDays: number;
-  /** Also purge what was deleted before this instant (IM's delete_old_infs date). */
+  /** Also purge deleted infrastructures created before this instant (IM's delete_old_infs date). */
   before?: Date;
   /** Current time, epoch ms. */
   now: number;
@@ -23,8 +24,10 @@ export interface PurgeRunOptions {
 export interface PurgeRunResult {
   infrastructures: number;
   items: number;
-  /** The cut-off used: deleted before this instant (ISO 8601). */
+  /** The retention cut-off used: deleted before this instant (ISO 8601). */
   deletedBefore: string;
+  /** The creation cut-off used, if any (ISO 8601). */
+  createdBefore?: string;
 }
 
 /**
@@ -42,14 +45,18 @@ export function parsePurgeDate(text: string): Date | undefined {
 
 /**
  * Removes the deleted infrastructures (record, VMs, logs, owner links) deleted before
- * max(now − retentionDays, before).
+ * now − retentionDays, plus the deleted ones created before `before`.
  */
 export async function runPurge(store: InfrastructureStore, opts: PurgeRunOptions): Promise<PurgeRunResult> {
   if (!Number.isFinite(opts.retentionDays) || opts.retentionDays < 0) {
     throw new RangeError(`retentionDays must be a non-negative number, got ${opts.retentionDays}`);
   }
   const byRetention = opts.now - opts.retentionDays * DAY_MS;
-  const deletedBefore = Math.max(byRetention, opts.before?.getTime() ?? Number.NEGATIVE_INFINITY);
-  const counts = await store.purge({ deletedBefore });
-  return { ...counts, deletedBefore: new Date(deletedBefore).toISOString() };
+  const createdBefore = opts.before?.getTime();
+  const counts = await store.purge({ deletedBefore: byRetention, deletedCreatedBefore: createdBefore });
+  return {
+    ...counts,
+    deletedBefore: new Date(byRetention).toISOString(),
+    ...(createdBefore !== undefined ? { createdBefore: new Date(createdBefore).toISOString() } : {}),
+  };
 }

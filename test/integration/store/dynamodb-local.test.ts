@@ -121,7 +121,7 @@ describe('purge CLI (npm run purge)', () => {
     const table = 'im-infrastructures';
     const now = Date.now();
     const oldDeleted = makeInf({ createdAt: Date.UTC(2023, 0, 1) });
-    const recentDeleted = makeInf({ createdAt: Date.UTC(2023, 0, 1) });
+    const recentDeleted = makeInf({ createdAt: Date.UTC(2025, 0, 1) });
     const oldActive = makeInf({ createdAt: Date.UTC(2020, 0, 1) });
 
     // 1. Populate a data dir, then stop: no Java process may remain.

@@ -419,21 +419,31 @@ describe('deletion and purge', () => {
     expect(await rawItems(tableName, inf.id)).toHaveLength(0);
   });
 
-  it('runPurge: cut-off = max(now − retention, before), active ones untouched', async () => {
+  it('runPurge: deleted past the retention, plus deleted created before `before`; active ones untouched', async () => {
     const tableName = await db.newTable();
     const s = new DynamoInfrastructureStore({ client: db.client, tableName });
     const day = 86_400_000;
     const now = Date.UTC(2025, 5, 15);
     const a = await populated(s, { createdAt: now - 100 * day });
     await s.updateInfrastructure(a.id, 1, { status: 'deleted', deletedAt: Date.UTC(2025, 4, 1) });
-    const b = await populated(s, { createdAt: now - 100 * day });
+    const b = await populated(s, { createdAt: Date.UTC(2025, 5, 1) });
     await s.updateInfrastructure(b.id, 1, { status: 'deleted', deletedAt: Date.UTC(2025, 5, 10) });
+    const c = await populated(s, { createdAt: Date.UTC(2025, 5, 12) });
+    await s.updateInfrastructure(c.id, 1, { status: 'deleted', deletedAt: Date.UTC(2025, 5, 13) });
     const active = await populated(s, { createdAt: now - 100 * day });
 
-    const first = await runPurge(s, { retentionDays: 30, now }); // cut-off 2025-05-16
+    const first = await runPurge(s, { retentionDays: 30, now }); // retention cut-off 2025-05-16: only a
     expect(first).toEqual({ infrastructures: 1, items: 10, deletedBefore: '2025-05-16T00:00:00.000Z' });
+    // b was created before 2025-06-11 (and is deleted); c was created after; active is never purged.
     const second = await runPurge(s, { retentionDays: 30, now, before: new Date('2025-06-11T00:00:00Z') });
-    expect(second).toEqual({ infrastructures: 1, items: 10, deletedBefore: '2025-06-11T00:00:00.000Z' });
+    expect(second).toEqual({
+      infrastructures: 1,
+      items: 10,
+      deletedBefore: '2025-05-16T00:00:00.000Z',
+      createdBefore: '2025-06-11T00:00:00.000Z',
+    });
+    expect(await rawItems(tableName, b.id)).toHaveLength(0);
+    expect(await rawItems(tableName, c.id)).toHaveLength(10);
     expect(await rawItems(tableName, active.id)).toHaveLength(9);
   });
 });

@@ -46,6 +46,8 @@ export function recordedState(system: System): VmState {
 /** The Dummy cloud connector (`type = Dummy`). */
 export class DummyConnector implements CloudConnector {
   readonly type = 'Dummy';
+  /** Dummy VMs are fictitious: 10.0.0.1 is a placeholder that the SSH wait never connects to. */
+  readonly simulated = true;
   private readonly now: () => number;
 
   /** @param opts.now clock in epoch ms (provider ids). */

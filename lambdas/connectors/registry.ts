@@ -4,13 +4,14 @@
 import type { CloudConnector, ConnectorRegistry } from '#core/types';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { DummyConnector } from '#connectors/dummy';
+import { Ec2Connector } from '#connectors/ec2';
 
 /** The connectors every deployment has. Add a cloud here (one line), e.g. `new Ec2Connector(),`. */
 function builtInConnectors(): CloudConnector[] {
   return [
     new DummyConnector(),
     new DeployedNodeConnector(),
-    // ← EC2 connector goes here.
+    new Ec2Connector(),
   ];
 }
 

@@ -241,6 +241,11 @@ export type Quotas = Record<string, { used: number; limit: number }>;
 export interface CloudConnector {
   /** The auth `type` this connector serves. */
   readonly type: string;
+  /**
+   * True for connectors whose VMs do not exist on any network (Dummy): their addresses are
+   * placeholders, so the SSH wait never opens a connection to them and treats them as unreachable.
+   */
+  readonly simulated?: boolean;
   /** Candidate concrete systems for this cloud; [] when the system's image does not belong here. */
   concreteSystem(system: System, auth: AuthItem): System[];
   /** Launch one VM. Transient failures throw ImError('CLOUD_RETRYABLE'); others ImError('BAD_REQUEST'). */

@@ -1,0 +1,302 @@
+/**
+ * The in-process orchestrator of local mode: the same ASL files as in AWS, run by
+ * aws-local-stepfunctions, with every Task mapped to a local function (no Task can reach AWS):
+ *  - `lambda:invoke` Tasks → runTask(getServices(), Payload), result wrapped as `{Payload}` and
+ *    errors raised with the name and `{errorType, errorMessage}` cause a Lambda would give;
+ *  - `states:startExecution.sync:2` Tasks → the target workflow run in process, as `{Output}`.
+ * Creating the orchestrator reads every file once and fails when a Task has no local mapping or a
+ * Wait state has no configured duration; each definition is validated (asl-validator) on its
+ * first run. Wait states last what the configuration says (WAIT_STATE_OPTIONS), retries wait their
+ * IntervalSeconds, both times `waitTimeScale`. Executions live in a Map (wait / describe); a failed
+ * execution is logged, never thrown at the process.
+ */
+import { randomUUID } from 'node:crypto';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { errors } from '#core/errors';
+import type { ExecutionResult, ExecutionStatus, Orchestrator, Services, WorkflowInput, WorkflowName } from '#core/types';
+import {
+  LAMBDA_INVOKE,
+  START_EXECUTION_SYNC,
+  SUBSTITUTIONS,
+  WAIT_STATE_OPTIONS,
+  WORKFLOWS,
+  forEachState,
+  loadDefinition,
+  type AslDefinition,
+  type SubstitutionName,
+} from '#orchestration/asl';
+import type { SshProbe } from '#orchestration/ssh-probe';
+import { runTask, toTaskError, type TaskPayload } from '#orchestration/tasks';
+
+// aws-local-stepfunctions needs Promise.withResolvers (Node 22+).
+const P = Promise as unknown as { withResolvers?: <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } };
+if (typeof P.withResolvers !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T>() {
+      let resolve!: (v: T) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+export interface LocalOrchestratorOptions {
+  /** Multiplies every Wait duration and retry interval (tests use small values). Default 1. */
+  waitTimeScale?: number;
+  /** SSH login attempts of the launch flow (default: ssh2). */
+  sshProbe?: SshProbe;
+  /** Finished executions remembered for wait/describe (default 1000). */
+  keepFinished?: number;
+}
+
+/** The local orchestrator, with what tests inspect. */
+export interface LocalOrchestrator extends Orchestrator {
+  describe(executionId: string): Promise<ExecutionResult>;
+  /** Every Task state of every workflow and what it is mapped to (`runTask` or `workflow:<name>`). */
+  readonly taskMappings: ReadonlyMap<string, string>;
+  /** Resolves when every execution started so far has finished. */
+  idle(): Promise<void>;
+}
+
+const ACCOUNT = '000000000000';
+/** The pseudo ARN of a workflow's state machine in local mode. */
+export const localStateMachineArn = (w: WorkflowName) => `arn:aws:states:local:${ACCOUNT}:stateMachine:im-${w}`;
+/** The pseudo ARN of the tasks function in local mode. */
+export const LOCAL_TASKS_FUNCTION_ARN = `arn:aws:lambda:local:${ACCOUNT}:function:im-tasks`;
+
+const LOCAL_VALUES: Record<SubstitutionName, string> = {
+  TasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN,
+  ContextualizeStateMachineArn: localStateMachineArn('contextualize'),
+};
+
+type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+type LocalHandler = (input: JsonValue) => Promise<JsonValue>;
+
+interface Mapping {
+  /** Task state name → `runTask` or `workflow:<name>`. */
+  tasks: Map<string, string>;
+  waits: Map<string, keyof typeof WAIT_STATE_OPTIONS>;
+  /** State name → IntervalSeconds of each retrier. */
+  retries: Map<string, number[]>;
+}
+
+/**
+ * Maps every Task of a definition to a local function (`runTask` or `workflow:<name>`), every Wait
+ * to its configuration option, and collects retry intervals. Throws on a Task that would call AWS or
+ * a Wait without a configured duration.
+ */
+export function mapLocalTasks(workflow: WorkflowName, def: AslDefinition, arnToWorkflow: Map<string, WorkflowName>): Mapping {
+  const m: Mapping = { tasks: new Map(), waits: new Map(), retries: new Map() };
+  forEachState(def, (name, state) => {
+    if (state.Retry) m.retries.set(name, state.Retry.map((r) => r.IntervalSeconds ?? 1));
+    if (state.Type === 'Wait') {
+      if (!Object.hasOwn(WAIT_STATE_OPTIONS, name)) throw new Error(`Wait state ${workflow}/${name} has no configured duration (WAIT_STATE_OPTIONS)`);
+      m.waits.set(name, name as keyof typeof WAIT_STATE_OPTIONS);
+    }
+    if (state.Type !== 'Task') return;
+    let target: string;
+    if (state.Resource === LAMBDA_INVOKE) {
+      target = 'runTask';
+    } else if (state.Resource === START_EXECUTION_SYNC) {
+      const arn = (state.Parameters as { StateMachineArn?: string } | undefined)?.StateMachineArn;
+      const w = arn ? arnToWorkflow.get(arn) : undefined;
+      if (!w) throw new Error(`Task state ${workflow}/${name} starts an unknown state machine (${String(arn)})`);
+      target = `workflow:${w}`;
+    } else {
+      throw new Error(`Task state ${workflow}/${name} has no local mapping (${String(state.Resource)}): it would call AWS`);
+    }
+    const prev = m.tasks.get(name);
+    if (prev !== undefined && prev !== target) throw new Error(`Task state name ${workflow}/${name} is mapped twice`);
+    m.tasks.set(name, target);
+  });
+  return m;
+}
+
+/**
+ * Validated state machines by definition text, built on first use: asl-validator takes ~0.5 s per
+ * definition, so validating lazily keeps start-up fast.
+ */
+const machineCache = new Map<string, StateMachine>();
+
+function stateMachine(def: AslDefinition): StateMachine {
+  const key = JSON.stringify(def);
+  let m = machineCache.get(key);
+  if (!m) {
+    m = new StateMachine(def as unknown as StateMachineDefinition, { validationOptions: { checkArn: true, checkPaths: true } });
+    machineCache.set(key, m);
+  }
+  return m;
+}
+
+/** A Lambda-like error: the name is the error type, the message the JSON cause Step Functions shows. */
+function lambdaError(err: unknown): Error {
+  const e = toTaskError(err);
+  const out = new Error(JSON.stringify({ errorType: e.name, errorMessage: e.message }));
+  out.name = e.name;
+  return out;
+}
+
+interface LocalExecution {
+  id: string;
+  workflow: WorkflowName;
+  status: ExecutionStatus;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  done: Promise<void>;
+}
+
+/** Error name and cause of a failed local execution. */
+function failureOf(err: unknown): { status: ExecutionStatus; error: string; cause: string } {
+  if (err instanceof ExecutionTimeoutError) return { status: 'TIMED_OUT', error: 'States.Timeout', cause: err.message };
+  if (err instanceof ExecutionAbortedError) return { status: 'ABORTED', error: 'States.Aborted', cause: err.message };
+  const inner = err instanceof ExecutionError && err.cause instanceof Error ? err.cause : err;
+  if (inner instanceof Error) return { status: 'FAILED', error: inner.name, cause: inner.message };
+  return { status: 'FAILED', error: 'Error', cause: String(inner) };
+}
+
+/**
+ * Creates the local orchestrator (the ASL files are read and their Tasks mapped here, once).
+ *
+ * @param getServices called for each Task (the services usually hold this orchestrator).
+ */
+export function createLocalOrchestrator(getServices: () => Services, opts: LocalOrchestratorOptions = {}): LocalOrchestrator {
+  const scale = opts.waitTimeScale ?? 1;
+  const keep = opts.keepFinished ?? 1000;
+  const arnToWorkflow = new Map(WORKFLOWS.map((w) => [localStateMachineArn(w), w] as const));
+  const definitions = new Map<WorkflowName, AslDefinition>();
+  const mappings = new Map<WorkflowName, Mapping>();
+  const taskMappings = new Map<string, string>();
+  for (const w of WORKFLOWS) {
+    for (const name of SUBSTITUTIONS) if (!LOCAL_VALUES[name]) throw new Error(`No local value for \${${name}}`);
+    const def = loadDefinition(w, LOCAL_VALUES);
+    const mapping = mapLocalTasks(w, def, arnToWorkflow);
+    mappings.set(w, mapping);
+    for (const [name, target] of mapping.tasks) taskMappings.set(`${w}/${name}`, target);
+    definitions.set(w, def);
+  }
+
+  const executions = new Map<string, LocalExecution>();
+  const running = new Set<Promise<void>>();
+
+  const invokeLambda: LocalHandler = async (input) => {
+    const payload = (input as { Payload?: TaskPayload }).Payload;
+    try {
+      const result = await runTask(getServices(), payload as TaskPayload, opts.sshProbe ? { sshProbe: opts.sshProbe } : {});
+      return { Payload: JSON.parse(JSON.stringify(result ?? null)) as JsonValue, StatusCode: 200 };
+    } catch (err) {
+      throw lambdaError(err);
+    }
+  };
+
+  /** Runs a workflow to its end; rejects like aws-local-stepfunctions does. */
+  function run(workflow: WorkflowName, input: JsonValue, executionArn: string): Promise<JsonValue> {
+    const mapping = mappings.get(workflow)!;
+    const config = getServices().config;
+    const handlers: Record<string, LocalHandler> = {};
+    for (const [name, target] of mapping.tasks) {
+      handlers[name] = target === 'runTask' ? invokeLambda : childHandler(target.slice('workflow:'.length) as WorkflowName, executionArn);
+    }
+    const waits: Record<string, number> = {};
+    for (const [name, option] of mapping.waits) waits[name] = Math.max(0, Number(config[WAIT_STATE_OPTIONS[option]]) * 1000 * scale);
+    const retries: Record<string, number[]> = {};
+    for (const [name, intervals] of mapping.retries) retries[name] = intervals.map((s) => s * 1000 * scale);
+    const name = executionArn.slice(executionArn.lastIndexOf(':') + 1);
+    const execution = stateMachine(definitions.get(workflow)!).run(input, {
+      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
+      context: { Execution: { Id: executionArn, Name: name } },
+    });
+    return execution.result;
+  }
+
+  function childHandler(workflow: WorkflowName, parentArn: string): LocalHandler {
+    return async (input) => {
+      const childArn = `${localStateMachineArn(workflow).replace(':stateMachine:', ':execution:')}:${randomUUID()}`;
+      const childInput = ((input as { Input?: JsonValue }).Input ?? {}) as JsonValue;
+      try {
+        const output = await run(workflow, childInput, childArn);
+        return { Output: output, Status: 'SUCCEEDED', ExecutionArn: childArn };
+      } catch (err) {
+        const f = failureOf(err);
+        const out = new Error(JSON.stringify({ ExecutionArn: childArn, Status: f.status, Error: f.error, Cause: f.cause, ParentArn: parentArn }));
+        out.name = 'States.TaskFailed';
+        throw out;
+      }
+    };
+  }
+
+  function prune(): void {
+    if (executions.size <= keep) return;
+    for (const [id, e] of executions) {
+      if (executions.size <= keep) break;
+      if (e.status !== 'RUNNING') executions.delete(id);
+    }
+  }
+
+  function get(executionId: string): LocalExecution {
+    const e = executions.get(executionId);
+    if (!e) throw errors.internal(`Unknown execution: ${executionId}`);
+    return e;
+  }
+
+  return {
+    taskMappings,
+
+    async start(workflow: WorkflowName, input: WorkflowInput): Promise<string> {
+      if (!definitions.has(workflow)) throw errors.internal(`Unknown workflow: ${workflow}`);
+      const id = `${localStateMachineArn(workflow).replace(':stateMachine:', ':execution:')}:${randomUUID()}`;
+      const exec: LocalExecution = { id, workflow, status: 'RUNNING', done: Promise.resolve() };
+      const cleanInput = JSON.parse(JSON.stringify(input)) as JsonValue;
+      exec.done = run(workflow, cleanInput, id).then(
+        (output) => {
+          exec.status = 'SUCCEEDED';
+          exec.output = output;
+        },
+        (err: unknown) => {
+          Object.assign(exec, failureOf(err));
+          const log = exec.status === 'FAILED' && exec.error?.endsWith('Failed') ? 'info' : 'error';
+          try {
+            getServices().logger[log]('Execution did not succeed', { executionId: id, workflow, status: exec.status, error: exec.error, cause: exec.cause });
+          } catch {
+            // Never let a logging problem surface as an unhandled rejection.
+          }
+        },
+      );
+      running.add(exec.done);
+      void exec.done.finally(() => {
+        running.delete(exec.done);
+        prune();
+      });
+      executions.set(id, exec);
+      return id;
+    },
+
+    async wait(executionId: string, timeoutMs: number): Promise<ExecutionStatus> {
+      const e = get(executionId);
+      if (e.status !== 'RUNNING') return e.status;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([e.done, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, timeoutMs))))]);
+      clearTimeout(timer);
+      return e.status;
+    },
+
+    async describe(executionId: string): Promise<ExecutionResult> {
+      const e = get(executionId);
+      const r: ExecutionResult = { status: e.status };
+      if (e.output !== undefined) r.output = e.output;
+      if (e.error !== undefined) r.error = e.error;
+      if (e.cause !== undefined) r.cause = e.cause;
+      return r;
+    },
+
+    async idle(): Promise<void> {
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}

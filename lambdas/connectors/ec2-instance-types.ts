@@ -2,14 +2,14 @@
  * EC2 instance types known to the EC2 connector, and the choice of the cheapest type that satisfies a
  * RADL system's requirements (cpu.count, memory.size, cpu.arch, gpu.*, price, instance_type).
  *
- * Source of the table: the public AWS EC2 On-Demand price list for us-east-1 (Linux, shared tenancy)
- * and the instance-type specifications of `aws ec2 describe-instance-types`, as published in 2025
- * (checked against https://aws.amazon.com/ec2/pricing/on-demand/ and
- * https://docs.aws.amazon.com/ec2/latest/instancetypes/). Prices only rank the candidates and fill the
- * RADL `price` feature; they are not billing data. Other regions cost more or less, but the ordering
- * within a region is nearly always the same. To refresh the table, run
- * `aws pricing get-products --service-code AmazonEC2 --region us-east-1 --filters …` and
- * `aws ec2 describe-instance-types`, and update the rows below (keep them sorted by family).
+ * Source of the table: the public AWS EC2 On-Demand price list for us-east-1 (Linux, shared tenancy) and the
+ * instance-type specifications (vCPUs, memory, GPUs) of the EC2 documentation, as published in 2024-2025
+ * (https://aws.amazon.com/ec2/pricing/on-demand/, https://docs.aws.amazon.com/ec2/latest/instancetypes/),
+ * compiled by hand, not fetched at build time. Prices only rank the candidates and fill the RADL `price`
+ * feature; they are not billing data. Other regions cost more or less, but the ordering within a region is
+ * nearly always the same.
+ * To refresh: `aws pricing get-products --service-code AmazonEC2 --region us-east-1 --filters …` and
+ * `aws ec2 describe-instance-types`, then update the rows below (keep them grouped by family).
  *
  * Pure module: no AWS SDK import.
  */

@@ -1,7 +1,7 @@
 /**
  * Pure helpers of the EC2 connector: image URLs and provider ids, EC2 state and error mapping, IP
  * classification (PRIVATE_NET_MASKS), the RADL → instance-requirements translation, tags, device names,
- * SSH public keys and the cloud-init user data. No network calls here.
+ * SSH public keys, the cloud-init user data, and the shape of the VM's `cloudData`. No network calls here.
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
@@ -9,6 +9,7 @@ import type { Network, Radl, System } from '#radl/index';
 import { ImError } from '#core/errors';
 import type { InstanceRequirements, Range } from '#connectors/ec2-instance-types';
 import type { VmState } from '#core/types';
+import type { Instance } from '@aws-sdk/client-ec2';
 
 /** The SSH user the connector creates (with cloud-init) when the RADL names none. */
 export const DEFAULT_USER = 'cloudadm';
@@ -448,4 +449,96 @@ export function cloudInitRecipes(radl: Radl, systemName: string): string[] {
     if (recipe && recipe.trim()) out.push(recipe);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// cloudData
+// ---------------------------------------------------------------------------------------------
+
+/** A security group the VM uses. */
+export interface Ec2SecurityGroupData {
+  id: string;
+  name: string;
+  vpcId?: string;
+  /** Created by the connector for this infrastructure: deleted when the last VM is finalized. */
+  managed: boolean;
+}
+
+/** An Elastic IP the VM uses. */
+export interface Ec2ElasticIpData {
+  allocationId: string;
+  publicIp: string;
+  /** Allocated by the connector (released at finalize); false = the user's address (only disassociated). */
+  allocated: boolean;
+  associationId?: string;
+  /** Association still to do (the instance was not ready at launch): updateVmInfo completes it. */
+  pending?: boolean;
+}
+
+/** What the connector created for a VM (`VmRecord.cloudData`). JSON-serialisable. */
+export interface Ec2CloudData {
+  region: string;
+  instanceId?: string;
+  vpcId?: string;
+  subnetId?: string;
+  securityGroups?: Ec2SecurityGroupData[];
+  /** Key pair created or imported for this VM (deleted at finalize). */
+  keyPair?: string;
+  elasticIps?: Ec2ElasticIpData[];
+  /** Volumes to delete explicitly after termination (not DeleteOnTermination). */
+  volumes?: string[];
+  /** AMI registered from a snapshot image URL for this VM. */
+  registeredImage?: string;
+  spot?: boolean;
+}
+
+/** The resources a failed launch left behind (to pass to finalize), if the error carries them. */
+export function launchErrorCloudData(err: unknown): Record<string, unknown> | undefined {
+  const d = (err as { cloudData?: unknown } | undefined)?.cloudData;
+  return d && typeof d === 'object' ? (d as Record<string, unknown>) : undefined;
+}
+
+/** Reads the (untrusted, stored) cloudData of a VM. */
+export function readCloudData(raw: Record<string, unknown> | undefined, fallbackRegion: string): Ec2CloudData {
+  const d = (raw ?? {}) as Partial<Ec2CloudData>;
+  const out: Ec2CloudData = { region: typeof d.region === 'string' && d.region ? d.region : fallbackRegion };
+  if (typeof d.instanceId === 'string') out.instanceId = d.instanceId;
+  if (typeof d.vpcId === 'string') out.vpcId = d.vpcId;
+  if (typeof d.subnetId === 'string') out.subnetId = d.subnetId;
+  if (Array.isArray(d.securityGroups)) out.securityGroups = d.securityGroups.filter((g) => g && typeof g.id === 'string');
+  if (typeof d.keyPair === 'string') out.keyPair = d.keyPair;
+  if (Array.isArray(d.elasticIps)) out.elasticIps = d.elasticIps.filter((e) => e && typeof e.allocationId === 'string');
+  if (Array.isArray(d.volumes)) out.volumes = d.volumes.filter((v) => typeof v === 'string');
+  if (typeof d.registeredImage === 'string') out.registeredImage = d.registeredImage;
+  if (d.spot) out.spot = true;
+  return out;
+}
+
+/** Every address of the instance (primary, per-interface private, public, IPv6). */
+export function instanceIps(inst: Instance): string[] {
+  const ips: string[] = [];
+  const add = (ip: string | undefined) => {
+    if (ip && !ips.includes(ip)) ips.push(ip);
+  };
+  add(inst.PublicIpAddress);
+  add(inst.PrivateIpAddress);
+  for (const n of inst.NetworkInterfaces ?? []) {
+    add(n.Association?.PublicIp);
+    for (const p of n.PrivateIpAddresses ?? []) {
+      add(p.Association?.PublicIp);
+      add(p.PrivateIpAddress);
+    }
+    for (const a of n.Ipv6Addresses ?? []) add(a.Ipv6Address);
+  }
+  return ips;
+}
+
+/** Resolves to undefined when the call fails with a NotFound code. */
+export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }

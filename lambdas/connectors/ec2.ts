@@ -5,7 +5,8 @@
  * What it creates per VM, recorded in {@link Ec2CloudData} (the VM's `cloudData`) so that
  * {@link Ec2Connector.finalize} removes exactly that, idempotently:
  *  - one security group per RADL network (`im-<infId>-<netId>` or the network's `sg_name`), shared by the VMs
- *    of the infrastructure, tagged `IM-INFRA-ID` and deleted with the last VM;
+ *    of the infrastructure, tagged `IM-INFRA-ID` and deleted with the last VM (or with any VM once no other
+ *    instance of the infrastructure is left in the region);
  *  - a key pair `im-<infId>-<vmId>` (created, or imported from the RADL public key), deleted with its VM;
  *  - an Elastic IP when a public interface fixes `net_interface.N.ip` (allocated unless it is already in the
  *    account), released (or only disassociated, when it was the user's) with its VM;
@@ -91,7 +92,9 @@ import {
   cloudInitUserData,
   deviceName,
   errorCode,
+  ignoreNotFound,
   imageUrl,
+  instanceIps,
   instanceRequirements,
   isKeyPairName,
   isNotFound,
@@ -104,47 +107,16 @@ import {
   parseInstanceTags,
   parseProviderId,
   publicKeyFromPrivate,
+  readCloudData,
   systemImage,
   toEc2Tags,
   type AwsImageRef,
+  type Ec2CloudData,
+  type Ec2ElasticIpData,
+  type Ec2SecurityGroupData,
 } from '#connectors/ec2-support';
 
-/** A security group the VM uses. */
-export interface Ec2SecurityGroupData {
-  id: string;
-  name: string;
-  vpcId?: string;
-  /** Created by the connector for this infrastructure: deleted when the last VM is finalized. */
-  managed: boolean;
-}
-
-/** An Elastic IP the VM uses. */
-export interface Ec2ElasticIpData {
-  allocationId: string;
-  publicIp: string;
-  /** Allocated by the connector (released at finalize); false = the user's address (only disassociated). */
-  allocated: boolean;
-  associationId?: string;
-  /** Association still to do (the instance was not ready at launch): updateVmInfo completes it. */
-  pending?: boolean;
-}
-
-/** What the connector created for a VM (`VmRecord.cloudData`). JSON-serialisable. */
-export interface Ec2CloudData {
-  region: string;
-  instanceId?: string;
-  vpcId?: string;
-  subnetId?: string;
-  securityGroups?: Ec2SecurityGroupData[];
-  /** Key pair created or imported for this VM (deleted at finalize). */
-  keyPair?: string;
-  elasticIps?: Ec2ElasticIpData[];
-  /** Volumes to delete explicitly after termination (not DeleteOnTermination). */
-  volumes?: string[];
-  /** AMI registered from a snapshot image URL for this VM. */
-  registeredImage?: string;
-  spot?: boolean;
-}
+export { launchErrorCloudData, readCloudData, type Ec2CloudData, type Ec2ElasticIpData, type Ec2SecurityGroupData } from '#connectors/ec2-support';
 
 /** Injectable pieces (tests pass mocks; production uses the defaults). */
 export interface Ec2ConnectorOptions {
@@ -158,7 +130,9 @@ export interface Ec2ConnectorOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Poll interval while waiting for an instance state or a security group to be free (default 5000 ms). */
   pollIntervalMs?: number;
-  /** Maximum polls while waiting for termination / stop (default 48, i.e. 4 minutes at 5 s). */
+  /** Maximum polls while waiting for termination / stop (default 36, i.e. 3 minutes at 5 s: a finalize with its
+   * security-group retries stays within the 5-minute tasks Lambda; a slower termination is CLOUD_RETRYABLE and
+   * the next attempt resumes the wait). */
   maxPolls?: number;
   /** Attempts to delete a security group that is still in use (DependencyViolation), default 8. */
   sgDeleteAttempts?: number;
@@ -202,28 +176,6 @@ function credentialsOf(auth: AuthItem) {
   return { accessKeyId: auth.username, secretAccessKey: auth.password, ...(auth.token ? { sessionToken: auth.token } : {}) };
 }
 
-/** The resources a failed launch left behind (to pass to finalize), if the error carries them. */
-export function launchErrorCloudData(err: unknown): Record<string, unknown> | undefined {
-  const d = (err as { cloudData?: unknown } | undefined)?.cloudData;
-  return d && typeof d === 'object' ? (d as Record<string, unknown>) : undefined;
-}
-
-/** Reads the (untrusted, stored) cloudData of a VM. */
-export function readCloudData(raw: Record<string, unknown> | undefined, fallbackRegion: string): Ec2CloudData {
-  const d = (raw ?? {}) as Partial<Ec2CloudData>;
-  const out: Ec2CloudData = { region: typeof d.region === 'string' && d.region ? d.region : fallbackRegion };
-  if (typeof d.instanceId === 'string') out.instanceId = d.instanceId;
-  if (typeof d.vpcId === 'string') out.vpcId = d.vpcId;
-  if (typeof d.subnetId === 'string') out.subnetId = d.subnetId;
-  if (Array.isArray(d.securityGroups)) out.securityGroups = d.securityGroups.filter((g) => g && typeof g.id === 'string');
-  if (typeof d.keyPair === 'string') out.keyPair = d.keyPair;
-  if (Array.isArray(d.elasticIps)) out.elasticIps = d.elasticIps.filter((e) => e && typeof e.allocationId === 'string');
-  if (Array.isArray(d.volumes)) out.volumes = d.volumes.filter((v) => typeof v === 'string');
-  if (typeof d.registeredImage === 'string') out.registeredImage = d.registeredImage;
-  if (d.spot) out.spot = true;
-  return out;
-}
-
 interface ResolvedImage {
   imageId: string;
   arch?: string;
@@ -263,10 +215,18 @@ export class Ec2Connector implements CloudConnector {
     this.clientFactory = opts.clientFactory ?? defaultClientFactory;
     this.quotasFactory = opts.quotasFactory ?? defaultQuotasFactory;
     this.configOverride = opts.config;
-    this.logger = opts.logger ?? createLogger({ base: { component: 'ec2-connector' } });
+    // Default: the service's structured logger at LOG_LEVEL, built on first use (the config may be set later).
+    let lazy: Logger | undefined;
+    const get = () => (lazy ??= createLogger({ level: this.config.LOG_LEVEL, base: { component: 'ec2-connector' } }));
+    this.logger = opts.logger ?? {
+      debug: (m, f) => get().debug(m, f),
+      info: (m, f) => get().info(m, f),
+      warn: (m, f) => get().warn(m, f),
+      error: (m, f) => get().error(m, f),
+    };
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.pollIntervalMs = opts.pollIntervalMs ?? 5000;
-    this.maxPolls = opts.maxPolls ?? 48;
+    this.maxPolls = opts.maxPolls ?? 36;
     this.sgDeleteAttempts = opts.sgDeleteAttempts ?? 8;
     this.alterRunning = opts.alterRunning ?? 'refuse';
   }
@@ -312,10 +272,10 @@ export class Ec2Connector implements CloudConnector {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Launches one instance. On failure every per-VM resource created so far is rolled back (instance, key
-   * pair, Elastic IP, registered AMI); the shared security groups stay (other VMs may use them) and are
-   * listed in the thrown error's `cloudData` (see {@link launchErrorCloudData}); finalize with `last` removes
-   * them. Transient errors → CLOUD_RETRYABLE, others → BAD_REQUEST.
+   * Launches one instance. On failure every resource this attempt created is rolled back (instance, key
+   * pair, allocated Elastic IP, registered AMI, and the security groups it created unless another VM already
+   * uses them); what could not be removed is in the thrown error's `cloudData` (see
+   * {@link launchErrorCloudData}) for a later finalize. Transient errors → CLOUD_RETRYABLE, others → BAD_REQUEST.
    */
   async launch(req: LaunchRequest): Promise<LaunchedVm> {
     const { infId, vmId, auth } = req;
@@ -328,6 +288,7 @@ export class Ec2Connector implements CloudConnector {
     const region = image.region;
     const ec2 = this.client(region, auth);
     const created: Ec2CloudData = { region };
+    const createdGroups: string[] = [];
     const context = `Error launching VM ${vmId} in EC2 region ${region}`;
     try {
       const ami = await this.resolveImage(ec2, image, system, req, created);
@@ -339,7 +300,7 @@ export class Ec2Connector implements CloudConnector {
       const net = await this.resolveNetwork(ec2, req, system);
       created.vpcId = net.vpcId;
       created.subnetId = net.subnetId;
-      created.securityGroups = await this.ensureSecurityGroups(ec2, req, net);
+      created.securityGroups = await this.ensureSecurityGroups(ec2, req, net, createdGroups);
       const keyName = await this.ensureKeyPair(ec2, req, system, created);
       const eip = net.elasticIp ? await this.reserveElasticIp(ec2, net.elasticIp, req, created) : undefined;
 
@@ -407,9 +368,13 @@ export class Ec2Connector implements CloudConnector {
       this.logger.info('EC2 instance launched', { infId, vmId, region, instanceId: inst.InstanceId });
       return { providerId, state: mapEc2State(inst.State?.Name ?? 'pending'), system, cloudData: { ...created } };
     } catch (err) {
-      const mapped = mapEc2Error(err, context, authSecrets(auth));
+      // A group removed meanwhile (another VM's rollback or finalize): a new attempt recreates it.
+      const mapped =
+        errorCode(err) === 'InvalidGroup.NotFound'
+          ? new ImError('CLOUD_RETRYABLE', `${context}: a security group of the infrastructure was removed meanwhile (InvalidGroup.NotFound)`)
+          : mapEc2Error(err, context, authSecrets(auth));
       this.logger.warn('EC2 launch failed', { infId, vmId, region, code: errorCode(err), error: mapped.message });
-      const left = await this.rollback(ec2, created, auth);
+      const left = await this.rollback(ec2, created, createdGroups, auth);
       Object.assign(mapped, { cloudData: left });
       throw mapped;
     }
@@ -504,7 +469,7 @@ export class Ec2Connector implements CloudConnector {
   }
 
   /** One security group per network: reused when one of that name exists in the VPC, else created with rules. */
-  private async ensureSecurityGroups(ec2: EC2Client, req: LaunchRequest, net: ResolvedNetwork): Promise<Ec2SecurityGroupData[]> {
+  private async ensureSecurityGroups(ec2: EC2Client, req: LaunchRequest, net: ResolvedNetwork, createdGroups: string[]): Promise<Ec2SecurityGroupData[]> {
     const out: Ec2SecurityGroupData[] = [];
     for (const n of net.networks) {
       const found = await this.findSecurityGroup(ec2, n.sgName, net.vpcId, req.infId);
@@ -540,6 +505,7 @@ export class Ec2Connector implements CloudConnector {
         continue;
       }
       if (!groupId) throw new ImError('CLOUD_RETRYABLE', `CreateSecurityGroup ${n.sgName} returned no id`);
+      createdGroups.push(groupId);
       out.push({ id: groupId, name: n.sgName, vpcId: net.vpcId, managed: true });
       this.logger.info('EC2 security group created', { infId: req.infId, groupId, name: n.sgName });
       try {
@@ -726,7 +692,7 @@ export class Ec2Connector implements CloudConnector {
   }
 
   /** Best-effort removal of the per-VM resources of a failed launch; returns what is left for finalize. */
-  private async rollback(ec2: EC2Client, created: Ec2CloudData, auth: AuthItem): Promise<Ec2CloudData> {
+  private async rollback(ec2: EC2Client, created: Ec2CloudData, createdGroups: string[], auth: AuthItem): Promise<Ec2CloudData> {
     const left: Ec2CloudData = { ...created };
     const attempt = async (what: string, fn: () => Promise<unknown>, done: () => void) => {
       try {
@@ -739,6 +705,14 @@ export class Ec2Connector implements CloudConnector {
     };
     if (created.instanceId) {
       await attempt('terminate', () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [created.instanceId as string] })), () => undefined);
+    } else {
+      // Groups this attempt created and no instance uses yet (a VM whose launch fails is never finalized).
+      // One attempt: DependencyViolation means another VM uses it, and that VM's finalize removes it.
+      for (const id of createdGroups) {
+        await attempt('delete security group', () => ec2.send(new DeleteSecurityGroupCommand({ GroupId: id })), () => {
+          left.securityGroups = left.securityGroups?.filter((g) => g.id !== id);
+        });
+      }
     }
     for (const eip of created.elasticIps ?? []) {
       if (!eip.allocated) {
@@ -754,6 +728,7 @@ export class Ec2Connector implements CloudConnector {
       await attempt('deregister image', () => ec2.send(new DeregisterImageCommand({ ImageId: created.registeredImage })), () => delete left.registeredImage);
     }
     if (left.elasticIps?.length === 0) delete left.elasticIps;
+    if (left.securityGroups?.length === 0) delete left.securityGroups;
     return left;
   }
 
@@ -931,9 +906,11 @@ export class Ec2Connector implements CloudConnector {
   /**
    * Removes what was created for the VM, in order: Elastic IPs (disassociate; release when allocated by the
    * connector), the instance (terminate and wait until terminated), volumes that were not DeleteOnTermination,
-   * the AMI registered from a snapshot, the VM's key pair and — when `last` — the infrastructure's security
-   * groups (from cloudData plus any tagged `IM-INFRA-ID = infId`; DependencyViolation is retried). NotFound
-   * errors count as done, so a retried finalize completes what an earlier one left.
+   * the AMI registered from a snapshot, the VM's key pair and — when `last`, or when no other
+   * pending/running/stopping/stopped instance tagged with the infrastructure is left — the infrastructure's
+   * security groups (from cloudData plus any tagged `IM-INFRA-ID = infId`; DependencyViolation is retried).
+   * NotFound errors count as done, so a retried finalize completes what an earlier one left. Steps that fail
+   * are reported together at the end (CLOUD_RETRYABLE if any was transient) after the others were tried.
    */
   async finalize(vm: VmHandle, last: boolean, auth: AuthItem): Promise<void> {
     const { region, instanceId, data } = this.locate(vm, auth);
@@ -999,7 +976,15 @@ export class Ec2Connector implements CloudConnector {
     const keyName = data.keyPair ?? (vm.cloudData ? undefined : `im-${vm.infId}-${vm.vmId}`);
     if (keyName) await step(`delete key pair ${keyName}`, () => ec2.send(new DeleteKeyPairCommand({ KeyName: keyName })));
 
-    if (last && terminated) {
+    // The shared groups go with the last VM; also when no other instance of the infrastructure is left in the
+    // region (the VM flagged last may be one that never launched, which the flows do not finalize).
+    let removeGroups = last && terminated;
+    if (!last && terminated && (data.securityGroups ?? []).some((g) => g.managed)) {
+      await step('list the instances of the infrastructure', async () => {
+        removeGroups = !(await this.otherLiveInstances(ec2, vm.infId, instanceId));
+      });
+    }
+    if (removeGroups) {
       const ids = new Set((data.securityGroups ?? []).filter((g) => g.managed).map((g) => g.id));
       await step('list security groups', async () => {
         const res = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: `tag:${INFRA_TAG}`, Values: [vm.infId] }] }));
@@ -1015,6 +1000,19 @@ export class Ec2Connector implements CloudConnector {
       throw new ImError(code, `Error finalizing VM ${vm.vmId} in EC2: ${errors.map((e) => e.message).join('; ')}`);
     }
     this.logger.info('EC2 VM finalized', { infId: vm.infId, vmId: vm.vmId, last });
+  }
+
+  /** Whether another pending/running/stopping/stopped instance carries the infrastructure tag. */
+  private async otherLiveInstances(ec2: EC2Client, infId: string, instanceId: string | undefined): Promise<boolean> {
+    const out = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: `tag:${INFRA_TAG}`, Values: [infId] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ],
+      }),
+    );
+    return (out.Reservations ?? []).some((r) => (r.Instances ?? []).some((i) => i.InstanceId !== instanceId));
   }
 
   /** Runs fn, retrying (with the poll interval) while it fails with one of `codes`. */
@@ -1195,33 +1193,5 @@ export class Ec2Connector implements CloudConnector {
     } catch (err) {
       throw mapEc2Error(err, `Error getting the quotas of EC2 region ${region}`, authSecrets(auth));
     }
-  }
-}
-
-/** Every address of the instance (primary, per-interface private, public, IPv6). */
-function instanceIps(inst: Instance): string[] {
-  const ips: string[] = [];
-  const add = (ip: string | undefined) => {
-    if (ip && !ips.includes(ip)) ips.push(ip);
-  };
-  add(inst.PublicIpAddress);
-  add(inst.PrivateIpAddress);
-  for (const n of inst.NetworkInterfaces ?? []) {
-    add(n.Association?.PublicIp);
-    for (const p of n.PrivateIpAddresses ?? []) {
-      add(p.Association?.PublicIp);
-      add(p.PrivateIpAddress);
-    }
-    for (const a of n.Ipv6Addresses ?? []) add(a.Ipv6Address);
-  }
-  return ips;
-}
-
-async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
   }
 }

@@ -18,11 +18,12 @@ import {
   putVmRecords,
   refreshedCloudAuth,
   requireWriteMode,
+  updateInfFrom,
   waitSync,
   type RadlInput,
 } from '#core/usecases/common';
 import { mergeRadl } from '#core/usecases/radl-merge';
-import { planDeploys, type PlannedVm } from '#core/usecases/deploy-plan';
+import { planDeploys, type DeployPlan, type PlannedVm } from '#core/usecases/deploy-plan';
 
 export interface AddResourceOptions {
   /** Contextualize after adding (default true). */
@@ -65,9 +66,81 @@ function vmRecord(services: Services, infId: string, vmId: number, merged: Radl,
 
 const deletedInfra = () => errors.badRequest('Infrastructure deleted. Do not add resources.');
 
+/** Step 1-3 of AddResource, without side effects: the merged RADL and the VMs to create. */
+export interface AddPlan {
+  merged: Radl;
+  mergedJson: string;
+  plan: DeployPlan;
+  /** New sealed cloud credentials when the caller brought new ones. */
+  cloudAuth?: string;
+  /** The new RADL has no deploy: only the definitions are updated. */
+  noDeploy: boolean;
+}
+
+export function planAdd(services: Services, caller: Caller, inf: InfraRecord, radl: Radl): AddPlan {
+  const merged = mergeRadl(infraRadl(inf), radl);
+  checkRadl(merged);
+  const noDeploy = radl.deploys.length === 0;
+  const plan = noDeploy
+    ? { vms: [], privateNetworks: inf.privateNetworks ?? {} }
+    : planDeploys({
+        radl: merged,
+        deploys: radl.deploys,
+        clouds: effectiveCloudItems(services, inf, caller),
+        connectors: services.connectors,
+        config: services.config,
+        privateNetworks: inf.privateNetworks ?? {},
+      });
+  const cloudAuth = refreshedCloudAuth(services, inf, caller);
+  return { merged, mergedJson: compact(merged), plan, noDeploy, ...(cloudAuth ? { cloudAuth } : {}) };
+}
+
+export const NO_DEPLOY_MSG = 'Infrastructure without any deploy. Exiting.';
+
 /**
- * The add itself, shared by CreateInfrastructure. `wait` = synchronous call. Returns the new ids
- * (also when all failed: the caller decides what to do then).
+ * Writes the VM records of a plan (ids reserved, `adding` already counted on the infrastructure)
+ * and starts the launch; the launch workflow releases `adding` (released here when no launch
+ * starts). `wait` = synchronous call.
+ */
+export async function launchPlanned(
+  services: Services,
+  infId: string,
+  add: AddPlan,
+  ids: number[],
+  opts: { context: boolean; wait: boolean },
+): Promise<AddOutcome> {
+  let released = false;
+  try {
+    const records = add.plan.vms.map((p, i) => vmRecord(services, infId, ids[i], add.merged, p));
+    await putVmRecords(services, records);
+    const launchable = records.filter((r) => r.state !== 'failed').map((r) => r.vmId);
+    if (launchable.length === 0) {
+      const messages = records.map((r) => r.errorMsg ?? `VM ${r.vmId} failed`);
+      await addContMsg(services, infId, `All VMs failed. No contextualize.\n${messages.join('\n')}`);
+      return { vmIds: ids, allFailed: ids.length > 0, messages };
+    }
+    const execution = await services.orchestrator.start('launch', { infId, vmIds: launchable, releaseAdding: true, context: opts.context });
+    released = true;
+    services.logger.info('Launch started', { infId, vmIds: launchable, execution });
+    if (!opts.wait || (await waitSync(services, execution)) === 'RUNNING') return { vmIds: ids, allFailed: false, messages: [] };
+
+    const idSet = new Set(ids);
+    const after = (await services.store.listVms(infId)).filter((vm) => idSet.has(vm.vmId));
+    const failed = after.filter((vm) => vm.state === 'failed');
+    const messages = failed.map((vm) => vm.errorMsg ?? `VM ${vm.vmId} failed`);
+    return { vmIds: ids, allFailed: failed.length === ids.length, messages };
+  } finally {
+    if (!released) {
+      await mutateInfrastructure(services.store, infId, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch((err: unknown) =>
+        services.logger.error('Could not release the adding counter', { infId, err }),
+      );
+    }
+  }
+}
+
+/**
+ * The add on an existing infrastructure: plan, record the intent (merged RADL, pins, `adding` + 1
+ * conditionally on the infrastructure still being active), reserve the ids, launch.
  */
 export async function addResourceToInfra(
   services: Services,
@@ -76,76 +149,32 @@ export async function addResourceToInfra(
   radl: Radl,
   opts: { context: boolean; wait: boolean },
 ): Promise<AddOutcome> {
-  const merged = mergeRadl(infraRadl(inf), radl);
-  checkRadl(merged);
-  const clouds = effectiveCloudItems(services, inf, caller);
-  const cloudAuth = refreshedCloudAuth(services, inf, caller);
-  const mergedJson = compact(merged);
-
-  if (radl.deploys.length === 0) {
-    await mutateInfrastructure(services.store, inf.id, (cur) => {
-      if (cur.status !== 'active') throw deletedInfra();
-      return { radl: mergedJson, ...(cloudAuth ? { cloudAuth } : {}) };
-    });
-    await addContMsg(services, inf.id, 'Infrastructure without any deploy. Exiting.');
-    services.logger.info('Infrastructure without any deploy. Exiting.', { infId: inf.id });
+  // Planned on the record read; re-planned on the current one when a concurrent writer changed it
+  // (the update is conditional on the version, so nobody's RADL changes are lost).
+  let add = planAdd(services, caller, inf, radl);
+  const replan = (cur: InfraRecord) => {
+    if (cur.status !== 'active') throw deletedInfra();
+    if (cur.version !== inf.version) add = planAdd(services, caller, cur, radl);
+    return add.cloudAuth ? { cloudAuth: add.cloudAuth } : {};
+  };
+  if (add.noDeploy) {
+    await updateInfFrom(services, inf, (cur) => ({ ...replan(cur), radl: add.mergedJson }));
+    await addContMsg(services, inf.id, NO_DEPLOY_MSG);
+    services.logger.info(NO_DEPLOY_MSG, { infId: inf.id });
     return { vmIds: [], allFailed: false, messages: [] };
   }
-
-  const plan = planDeploys({
-    radl: merged,
-    deploys: radl.deploys,
-    clouds,
-    connectors: services.connectors,
-    config: services.config,
-    privateNetworks: inf.privateNetworks ?? {},
+  await updateInfFrom(services, inf, (cur) => {
+    const extra = replan(cur);
+    return { radl: add.mergedJson, privateNetworks: add.plan.privateNetworks, adding: (cur.adding ?? 0) + 1, ...extra };
   });
-
-  // Record the intent: merged RADL, pins, one more add in flight (destroy answers 409 meanwhile).
-  await mutateInfrastructure(services.store, inf.id, (cur) => {
-    if (cur.status !== 'active') throw deletedInfra();
-    return {
-      radl: mergedJson,
-      privateNetworks: plan.privateNetworks,
-      adding: (cur.adding ?? 0) + 1,
-      ...(cloudAuth ? { cloudAuth } : {}),
-    };
-  });
-  // From here on the counter is released by the launch workflow (releaseAdding), or below when
-  // no launch could be started.
-  let released = false;
+  let ids: number[];
   try {
-    const ids = await services.store.reserveVmIds(inf.id, plan.vms.length);
-    const records = plan.vms.map((p, i) => vmRecord(services, inf.id, ids[i], merged, p));
-    await putVmRecords(services, records);
-    const launchable = records.filter((r) => r.state !== 'failed').map((r) => r.vmId);
-    if (launchable.length === 0) {
-      const messages = records.map((r) => r.errorMsg ?? `VM ${r.vmId} failed`);
-      await addContMsg(services, inf.id, `All VMs failed. No contextualize.\n${messages.join('\n')}`);
-      return { vmIds: ids, allFailed: true, messages };
-    }
-    const execution = await services.orchestrator.start('launch', {
-      infId: inf.id,
-      vmIds: launchable,
-      releaseAdding: true,
-      context: opts.context,
-    });
-    released = true;
-    services.logger.info('Launch started', { infId: inf.id, vmIds: launchable, execution });
-    if (!opts.wait || (await waitSync(services, execution)) === 'RUNNING') return { vmIds: ids, allFailed: false, messages: [] };
-
-    const idSet = new Set(ids);
-    const after = (await services.store.listVms(inf.id)).filter((vm) => idSet.has(vm.vmId));
-    const failed = after.filter((vm) => vm.state === 'failed');
-    const messages = failed.map((vm) => vm.errorMsg ?? `VM ${vm.vmId} failed`);
-    return { vmIds: ids, allFailed: failed.length === ids.length, messages };
-  } finally {
-    if (!released) {
-      await mutateInfrastructure(services.store, inf.id, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch((err: unknown) =>
-        services.logger.error('Could not release the adding counter', { infId: inf.id, err }),
-      );
-    }
+    ids = await services.store.reserveVmIds(inf.id, add.plan.vms.length);
+  } catch (err) {
+    await mutateInfrastructure(services.store, inf.id, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch(() => undefined);
+    throw err;
   }
+  return launchPlanned(services, inf.id, add, ids, opts);
 }
 
 export const addVmsError = (messages: string[]) => errors.badRequest(`Error adding VMs: ${messages.join('\n')}`);

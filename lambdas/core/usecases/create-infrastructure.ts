@@ -12,8 +12,8 @@ import type { AuthItem, InfraRecord, Services } from '#core/types';
 import { authenticate, ownerKey, ownerRecords, type Caller } from '#core/auth';
 import { sealCloudAuth } from '#core/cloud-auth';
 import { mutateInfrastructure } from '#store/mutate';
-import { addVmsError, addResourceToInfra } from '#core/usecases/add-resource';
-import { deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
+import { addVmsError, launchPlanned, NO_DEPLOY_MSG, planAdd } from '#core/usecases/add-resource';
+import { addContMsg, deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
 
 export interface CreateOptions {
   /** Return as soon as the launch started (default false). */
@@ -62,11 +62,24 @@ export async function createInfrastructure(services: Services, auth: AuthItem[],
   const caller = await authenticate(services, auth);
   const radl = parseCheckedRadl(input);
   const inf = await newInfraRecord(services, caller);
+  // Planned before the record exists: the record is created with the merged RADL, its ids
+  // reserved (0..n-1) and the add counted, in one write.
+  const add = planAdd(services, caller, inf, radl);
+  const n = add.plan.vms.length;
+  inf.radl = add.mergedJson;
+  inf.privateNetworks = add.plan.privateNetworks;
+  inf.vmCounter = n;
+  inf.adding = n > 0 ? 1 : 0;
   await services.store.createInfrastructure(inf);
-  services.logger.info('Infrastructure created', { infId: inf.id });
+  services.logger.info('Infrastructure created', { infId: inf.id, vms: n });
+  if (n === 0) {
+    if (add.noDeploy) await addContMsg(services, inf.id, NO_DEPLOY_MSG);
+    return inf.id;
+  }
   try {
-    const outcome = await addResourceToInfra(services, caller, inf, radl, { context: true, wait: !opts.async });
-    if (outcome.allFailed && outcome.vmIds.length > 0) throw addVmsError(outcome.messages);
+    const ids = Array.from({ length: n }, (_, i) => i);
+    const outcome = await launchPlanned(services, inf.id, add, ids, { context: true, wait: !opts.async });
+    if (outcome.allFailed) throw addVmsError(outcome.messages);
   } catch (err) {
     services.logger.warn('Error creating the infrastructure: destroying it', { infId: inf.id, err });
     await discard(services, inf.id).catch((e: unknown) => services.logger.error('Could not discard a failed infrastructure', { infId: inf.id, err: e }));

@@ -9,7 +9,7 @@
 import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { mutateInfrastructure } from '#store/mutate';
-import { callerAndInfra, deletedPatch, liveVms, refreshedCloudAuth, requireDeleteMode, waitSync } from '#core/usecases/common';
+import { callerAndInfra, deletedPatch, liveVms, updateInfFrom, refreshedCloudAuth, requireDeleteMode, waitSync } from '#core/usecases/common';
 import { executionError } from '#core/usecases/workflow-errors';
 
 const DESTROY_ERROR = 'Error destroying the infrastructure: ';
@@ -25,15 +25,15 @@ export async function destroyInfrastructure(services: Services, auth: AuthItem[]
   requireDeleteMode(services);
   const { caller, inf } = await callerAndInfra(services, auth, infId);
   const cloudAuth = refreshedCloudAuth(services, inf, caller);
-  await mutateInfrastructure(services.store, infId, (cur) => {
+  await updateInfFrom(services, inf, (cur) => {
     if (cur.status === 'deleted') throw errors.infDeleted();
     if ((cur.adding ?? 0) > 0) throw errors.invalidState();
     return { status: 'deleting', ...(cloudAuth ? { cloudAuth } : {}) };
   });
-  const vmIds = (await liveVms(services, infId)).map((vm) => vm.vmId).reverse();
+  // The workflow lists the live VMs itself (reverse id order, last VM of each cloud at the end).
   const force = opts.force ?? false;
-  const execution = await services.orchestrator.start('destroy', { infId, vmIds, force });
-  services.logger.info('Destroy started', { infId, vmIds, force, execution });
+  const execution = await services.orchestrator.start('destroy', { infId, force });
+  services.logger.info('Destroy started', { infId, force, execution });
   if (opts.async) return;
   const status = await waitSync(services, execution);
   if (status === 'RUNNING') return;

@@ -1,8 +1,8 @@
 /** GetInfrastructureInfo: ids of the live (non-destroyed) VMs, in id order. */
 import type { AuthItem, Services } from '#core/types';
-import { callerAndInfra, liveVms } from '#core/usecases/common';
+import { callerInfraAnd, liveVms } from '#core/usecases/common';
 
 export async function getInfrastructureInfo(services: Services, auth: AuthItem[], infId: string): Promise<number[]> {
-  await callerAndInfra(services, auth, infId);
-  return (await liveVms(services, infId)).map((vm) => vm.vmId);
+  const { value: vms } = await callerInfraAnd(services, auth, infId, () => liveVms(services, infId));
+  return vms.map((vm) => vm.vmId);
 }

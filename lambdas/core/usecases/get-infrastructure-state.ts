@@ -2,11 +2,11 @@
 import type { AuthItem, Services } from '#core/types';
 import { refreshVm } from '#core/vm-refresh';
 import { aggregateInfraState, type InfraStateResult } from '#core/infra-state';
-import { callerAndInfra, liveVms } from '#core/usecases/common';
+import { callerInfraAnd, liveVms } from '#core/usecases/common';
 
 export async function getInfrastructureState(services: Services, auth: AuthItem[], infId: string): Promise<InfraStateResult> {
-  const { inf } = await callerAndInfra(services, auth, infId);
-  const vms = await Promise.all((await liveVms(services, infId)).map((vm) => refreshVm(services, inf, vm)));
+  const { inf, value: live } = await callerInfraAnd(services, auth, infId, () => liveVms(services, infId));
+  const vms = await Promise.all(live.map((vm) => refreshVm(services, inf, vm)));
   return aggregateInfraState({
     vmStates: vms.map((vm) => ({ vmId: vm.vmId, state: vm.state })),
     configured: inf.configured,

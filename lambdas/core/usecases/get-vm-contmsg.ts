@@ -1,6 +1,6 @@
 /** GetVMContMsg: `<error message>\n` (when the launch failed) followed by the VM's contextualization log. */
 import type { AuthItem, Services, VmRecord } from '#core/types';
-import { callerAndInfra, getLiveVm } from '#core/usecases/common';
+import { callerInfraAnd, getLiveVm } from '#core/usecases/common';
 
 export async function vmContMsg(services: Services, vm: VmRecord): Promise<string> {
   const log = await services.store.getLog(vm.infId, vm.vmId);
@@ -8,7 +8,6 @@ export async function vmContMsg(services: Services, vm: VmRecord): Promise<strin
 }
 
 export async function getVmContMsg(services: Services, auth: AuthItem[], infId: string, vmId: string | number): Promise<string> {
-  await callerAndInfra(services, auth, infId);
-  const vm = await getLiveVm(services, infId, vmId);
+  const { value: vm } = await callerInfraAnd(services, auth, infId, () => getLiveVm(services, infId, vmId));
   return vmContMsg(services, vm);
 }

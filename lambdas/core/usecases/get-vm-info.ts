@@ -5,7 +5,7 @@
 import type { AuthItem, Services, VmRecord } from '#core/types';
 import type { Radl } from '#radl/index';
 import { refreshVm } from '#core/vm-refresh';
-import { callerAndInfra, getLiveVm, vmRadl } from '#core/usecases/common';
+import { callerInfraAnd, getLiveVm, vmRadl } from '#core/usecases/common';
 
 /** The VM RADL with its current state written into the system. */
 export function currentVmRadl(vm: VmRecord): Radl {
@@ -16,7 +16,7 @@ export function currentVmRadl(vm: VmRecord): Radl {
 }
 
 export async function getVmInfo(services: Services, auth: AuthItem[], infId: string, vmId: string | number): Promise<Radl> {
-  const { inf } = await callerAndInfra(services, auth, infId);
-  const vm = await refreshVm(services, inf, await getLiveVm(services, infId, vmId));
+  const { inf, value: live } = await callerInfraAnd(services, auth, infId, () => getLiveVm(services, infId, vmId));
+  const vm = await refreshVm(services, inf, live);
   return currentVmRadl(vm);
 }

@@ -6,7 +6,7 @@
 import type { AuthItem, Services } from '#core/types';
 import type { Features } from '#radl/index';
 import { refreshVm } from '#core/vm-refresh';
-import { callerAndInfra, getLiveVm } from '#core/usecases/common';
+import { callerInfraAnd, getLiveVm } from '#core/usecases/common';
 import { currentVmRadl } from '#core/usecases/get-vm-info';
 
 export type VmPropertyValue = number | string | string[] | { contains: Features[] };
@@ -18,8 +18,8 @@ export async function getVmProperty(
   vmId: string | number,
   prop: string,
 ): Promise<VmPropertyValue | undefined> {
-  const { inf } = await callerAndInfra(services, auth, infId);
-  const vm = await refreshVm(services, inf, await getLiveVm(services, infId, vmId));
+  const { inf, value: live } = await callerInfraAnd(services, auth, infId, () => getLiveVm(services, infId, vmId));
+  const vm = await refreshVm(services, inf, live);
   const sys = currentVmRadl(vm).systems[0];
   if (!sys) return undefined;
   const contains = sys.getContains(prop);

@@ -1,0 +1,95 @@
+/**
+ * The REST router: body cap, route matching (404 / 405), CORS, and the mapping of every error to
+ * a status (the ONE error table, plus the §7 rule that bad IM credentials are 401 only on
+ * list/create/import/clouds) and to a body chosen by Accept. Internal errors answer 500 with the
+ * generic message; their details go to the log only.
+ */
+import { GENERIC_INTERNAL_MESSAGE, ImError, toImError } from '#core/errors';
+import type { Services } from '#core/types';
+import { OperationError, RestContext } from '#api/rest/context';
+import { errorResponse } from '#api/rest/media';
+import { matchRoute, type Route } from '#api/rest/routes';
+import type { RestRequest, RestResponse } from '#api/rest/types';
+
+const NOT_FOUND_TEXT = 'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.';
+const METHOD_NOT_ALLOWED_TEXT = 'The method is not allowed for the requested URL.';
+
+class RouteError extends ImError {
+  constructor(
+    code: 'ROUTE_NOT_FOUND' | 'METHOD_NOT_ALLOWED',
+    readonly allowed: string[] = [],
+  ) {
+    super(code, code === 'ROUTE_NOT_FOUND' ? NOT_FOUND_TEXT : METHOD_NOT_ALLOWED_TEXT);
+  }
+}
+
+/** Path → decoded segments (a trailing slash is ignored); undefined when not decodable. */
+function pathSegments(path: string): string[] | undefined {
+  const trimmed = path.replace(/\/+$/, '');
+  if (trimmed === '') return [];
+  try {
+    return trimmed.replace(/^\/+/, '').split('/').map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+function corsHeaders(services: Services): Record<string, string> {
+  if (!services.config.ENABLE_CORS) return {};
+  return {
+    'Access-Control-Allow-Origin': services.config.CORS_ORIGIN,
+    'Access-Control-Allow-Methods': 'PUT, GET, POST, DELETE, OPTIONS',
+    'Access-Control-Allow-Headers': 'Origin, Accept, Content-Type, Authorization',
+  };
+}
+
+function failure(services: Services, req: RestRequest, route: Route | undefined, params: Record<string, string>, err: unknown): RestResponse {
+  const operation = err instanceof OperationError;
+  const e = operation ? err.inner : toImError(err);
+  let status = e.mapping.http;
+  if (e.code === 'INVALID_CREDENTIALS' && !route?.credentials401) status = 400;
+  let message: string;
+  if (!e.mapping.expose) {
+    message = GENERIC_INTERNAL_MESSAGE;
+    services.logger.error('Internal error', {
+      method: req.method,
+      path: req.path,
+      route: route?.pattern,
+      error: e.message,
+      stack: (e.cause instanceof Error ? e.cause.stack : e.stack) ?? '',
+    });
+  } else {
+    message = operation && route?.prefix ? `${route.prefix(params)}: ${e.message}` : e.message;
+    services.logger.info('Request failed', { method: req.method, path: req.path, route: route?.pattern, status, code: e.code });
+  }
+  const headers: Record<string, string> = {};
+  if (err instanceof RouteError && err.allowed.length > 0) headers.Allow = [...err.allowed, 'OPTIONS'].join(', ');
+  return errorResponse(status, message, req.headers.accept, headers);
+}
+
+export async function handleRestRequest(services: Services, req: RestRequest): Promise<RestResponse> {
+  let route: Route | undefined;
+  let params: Record<string, string> = {};
+  let res: RestResponse;
+  try {
+    if (req.method === 'OPTIONS') {
+      res = { statusCode: 200, headers: { 'Content-Type': 'text/plain' }, body: '' };
+    } else {
+      const max = services.config.MAX_BODY_SIZE;
+      if (req.body.length > max) {
+        throw new ImError('PAYLOAD_TOO_LARGE', `Request body too large: ${req.body.length} bytes (the maximum is ${max}).`);
+      }
+      const segments = pathSegments(req.path);
+      const m = segments ? matchRoute(req.method, segments) : { allowed: [] };
+      if (!m.route) throw new RouteError(m.allowed.length > 0 ? 'METHOD_NOT_ALLOWED' : 'ROUTE_NOT_FOUND', m.allowed);
+      route = m.route;
+      params = m.params;
+      res = await route.handler(new RestContext(services, req, params));
+    }
+  } catch (err) {
+    res = failure(services, req, route, params, err);
+  }
+  Object.assign(res.headers, corsHeaders(services));
+  if (req.method === 'HEAD') res.body = '';
+  return res;
+}

@@ -1,0 +1,165 @@
+/**
+ * Local mode: DynamoDB Local (persistent under IM_DATA_DIR/dynamodb, or in memory), the table,
+ * local Services (the in-process orchestrator running the same ASL files, a persistent
+ * SECRET_KEY in IM_DATA_DIR/secret.key unless SECRET_KEY is set), and the REST API on
+ * REST_ADDRESS:REST_PORT through the API Gateway event adapter calling the Lambda handler.
+ *
+ * Shared by `npm start` (lambdas/local/main.ts) and the integration tests. Other front ends (the
+ * XML-RPC server on XMLRCP_ADDRESS:XMLRCP_PORT) plug in through {@link LocalOptions.frontEnds}:
+ *
+ *   startLocal({ frontEnds: [async ({ config }) => {
+ *     const h = await startHttpServer(xmlrpcHandler, { host: config.XMLRCP_ADDRESS, port: config.XMLRCP_PORT, maxBodySize: config.MAX_BODY_SIZE });
+ *     return { name: 'XML-RPC API', url: h.url, stop: () => h.close() };
+ *   }] })
+ *
+ * Front ends start after the services exist (getServices() of #handlers/bootstrap returns them)
+ * and stop before them; main.ts prints `IM <name> listening on <url>` for each.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CloudConnector, Services } from '#core/types';
+import { loadConfig, setConfig, type Config } from '#core/config';
+import { createLogger, type LogLevel } from '#core/logger';
+import { createSecretBox, generateSecretKey } from '#core/secrets';
+import { createConnectorRegistry } from '#connectors/registry';
+import { DynamoInfrastructureStore, createTable } from '#store/dynamodb-store';
+import { createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
+import { createLocalOrchestrator, type LocalOrchestrator } from '#local/local-orchestrator';
+import type { SshProbe } from '#orchestration/ssh-probe';
+import { setServicesProvider } from '#handlers/bootstrap';
+import { handler as restHandler } from '#handlers/rest';
+import { startHttpServer, type HttpServerHandle } from '#local/http-adapter';
+
+/** What a front end (e.g. the XML-RPC server) gets when local mode starts it. */
+export interface FrontEndContext {
+  services: Services;
+  config: Config;
+}
+
+/** A started front end: its URL (reported by startLocal) and how to stop it. */
+export interface FrontEnd {
+  name: string;
+  url?: string;
+  stop(): Promise<void>;
+}
+
+export interface LocalOptions {
+  /** Environment-like option values (IM option names); default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Overrides of REST_PORT / REST_ADDRESS / IM_DATA_DIR (e.g. from --port / --data-dir). */
+  restPort?: number;
+  restAddress?: string;
+  dataDir?: string;
+  /** Keep DynamoDB Local in memory (tests). The secret key is then generated per run. */
+  inMemory?: boolean;
+  /** Fixed DynamoDB Local port (default: a free one). */
+  dynamoPort?: number;
+  /** Multiplies the Wait states of the workflows (tests: small). */
+  waitTimeScale?: number;
+  /** SSH probe for the launch flow (tests: a fake). */
+  sshProbe?: SshProbe;
+  /** Extra / replacement cloud connectors (tests). */
+  connectors?: CloudConnector[];
+  /** More servers to start once the services exist (the XML-RPC server plugs in here). */
+  frontEnds?: ((ctx: FrontEndContext) => Promise<FrontEnd>)[];
+}
+
+export interface LocalInstance {
+  /** `http://<address>:<port>` of the REST API. */
+  restUrl: string;
+  /** URL of every started front end by name (`rest` included). */
+  urls: Record<string, string>;
+  services: Services;
+  config: Config;
+  orchestrator: LocalOrchestrator;
+  dynamo: DynamoLocalInstance;
+  /** Stops the servers, lets running workflows end (bounded), stops DynamoDB Local. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** SECRET_KEY if set, else IM_DATA_DIR/secret.key (created once, mode 0600), else (in memory) a new key. */
+export function localSecretKey(config: Config, dataDir: string | undefined): string {
+  if (config.SECRET_KEY) return config.SECRET_KEY;
+  if (!dataDir) return generateSecretKey();
+  const file = join(dataDir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = generateSecretKey();
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+function buildConfig(opts: LocalOptions): Config {
+  const env: Record<string, string | undefined> = { ...(opts.env ?? process.env) };
+  if (opts.restPort !== undefined) env.REST_PORT = String(opts.restPort);
+  if (opts.restAddress !== undefined) env.REST_ADDRESS = opts.restAddress;
+  if (opts.dataDir !== undefined) env.IM_DATA_DIR = opts.dataDir;
+  return loadConfig(env);
+}
+
+const withTimeout = (p: Promise<unknown>, ms: number) =>
+  Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+
+export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance> {
+  const config = buildConfig(opts);
+  setConfig(config);
+  const dataDir = opts.inMemory ? undefined : resolve(config.IM_DATA_DIR);
+  const dynamo = await startDynamoLocal({ dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined, port: opts.dynamoPort });
+  const stops: (() => Promise<void>)[] = [() => dynamo.stop()];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const client = createLocalDynamoClient(dynamo.endpoint);
+    stops.push(async () => client.destroy());
+    await createTable(client, config.TABLE_NAME);
+    const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'local' } });
+    // eslint-disable-next-line prefer-const
+    let services: Services;
+    const orchestrator = createLocalOrchestrator(() => services, {
+      ...(opts.waitTimeScale !== undefined ? { waitTimeScale: opts.waitTimeScale } : {}),
+      ...(opts.sshProbe ? { sshProbe: opts.sshProbe } : {}),
+    });
+    services = {
+      config,
+      store: new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS }),
+      connectors: createConnectorRegistry(opts.connectors ?? []),
+      orchestrator,
+      logger,
+      secrets: createSecretBox(localSecretKey(config, dataDir)),
+      now: Date.now,
+    };
+    setServicesProvider(() => services);
+    stops.push(async () => {
+      await withTimeout(orchestrator.idle(), 5000);
+      setServicesProvider(undefined);
+    });
+
+    const rest: HttpServerHandle = await startHttpServer(restHandler, {
+      host: config.REST_ADDRESS,
+      port: config.REST_PORT,
+      maxBodySize: config.MAX_BODY_SIZE,
+    });
+    stops.push(() => rest.close());
+    const urls: Record<string, string> = { rest: rest.url };
+    for (const start of opts.frontEnds ?? []) {
+      const fe = await start({ services, config });
+      stops.push(() => fe.stop());
+      if (fe.url) urls[fe.name] = fe.url;
+    }
+    let stopping: Promise<void> | undefined;
+    return {
+      restUrl: rest.url,
+      urls,
+      services,
+      config,
+      orchestrator,
+      dynamo,
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -31,17 +31,29 @@ export const entryExists = (name: HandlerName): boolean => existsSync(entryPath(
 export const BUNDLE_TARGET = 'node22';
 
 /**
- * ESM output needs `require` for the CommonJS dependencies that esbuild inlines (ssh2, …) when they
- * require Node built-ins. The alias avoids a clash with a bundled `createRequire` import.
+ * ESM output lacks what CommonJS code expects: `require` (for the CommonJS dependencies that esbuild
+ * inlines, e.g. ssh2, when they require Node built-ins) and `__filename` / `__dirname` (ssh2 reads
+ * `__dirname` at load time). The aliases avoid clashes with bundled imports of the same functions.
  */
 export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __imCreateRequire } from 'node:module'; const require = __imCreateRequire(import.meta.url);";
+  "import { createRequire as __imCreateRequire } from 'node:module';" +
+  " import { fileURLToPath as __imFileURLToPath } from 'node:url';" +
+  " import { dirname as __imDirname } from 'node:path';" +
+  ' const require = __imCreateRequire(import.meta.url);' +
+  ' const __filename = __imFileURLToPath(import.meta.url);' +
+  ' const __dirname = __imDirname(__filename);';
 
 /**
  * The nodejs22.x runtime provides the AWS SDK for JavaScript v3, so it stays out of the bundles (the
  * runner image has no SDK and bundles it: see the build:runner script).
  */
 export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/*'];
+
+/**
+ * Optional native add-ons of ssh2 (its sshcrypto binding and cpu-features), which esbuild cannot
+ * bundle. ssh2 loads them inside try/catch and falls back to pure JavaScript, which is what runs.
+ */
+export const NATIVE_ADDONS = ['*.node', 'cpu-features'];
 
 /** NodejsFunction bundling: one minified ESM bundle per handler, with a source map. */
 export const LAMBDA_BUNDLING: BundlingOptions = {
@@ -52,7 +64,7 @@ export const LAMBDA_BUNDLING: BundlingOptions = {
   sourcesContent: false,
   mainFields: ['module', 'main'],
   banner: ESM_REQUIRE_BANNER,
-  externalModules: RUNTIME_PROVIDED_MODULES,
+  externalModules: [...RUNTIME_PROVIDED_MODULES, ...NATIVE_ADDONS],
 };
 
 /** The esbuild build options equivalent to the NodejsFunction command line for LAMBDA_BUNDLING. */
@@ -69,7 +81,7 @@ export function esbuildOptionsFor(entry: string, outfile: string, options: { ext
     sourcesContent: LAMBDA_BUNDLING.sourcesContent,
     mainFields: LAMBDA_BUNDLING.mainFields,
     banner: { js: ESM_REQUIRE_BANNER },
-    external: options.externalSdk === false ? [] : RUNTIME_PROVIDED_MODULES,
+    external: [...(options.externalSdk === false ? [] : RUNTIME_PROVIDED_MODULES), ...NATIVE_ADDONS],
     absWorkingDir: REPO_ROOT,
     logLevel: 'error' as const,
   };

@@ -113,6 +113,19 @@ export const infraSchema = z.object({
     .default(30),
   /** CPU architecture of the Fargate contextualization task (and of its image). */
   runnerArchitecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+  /**
+   * A runner image pushed beforehand (docs/DEPLOY.md): an ECR URI `<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`
+   * (or `@sha256:<digest>`) or a public image. Default: built from the Dockerfile by `cdk deploy` (needs Docker).
+   */
+  runnerImageUri: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/,
+        'expected an image URI with a tag or digest, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/im-runner:1.0',
+      )
+      .optional(),
+  ),
   /** Optional SNS topic that the alarms notify. */
   alarmTopicArn: optionalString.pipe(
     z

@@ -72,6 +72,7 @@ export class ImStack extends Stack {
       architecture: config.runnerArchitecture,
       logRetention,
       removalPolicy,
+      imageUri: config.runnerImageUri,
       image: props.runnerImage,
     });
 

@@ -47,7 +47,7 @@ export function recordedState(system: System): VmState {
 export class DummyConnector implements CloudConnector {
   readonly type = 'Dummy';
   /** Dummy VMs are fictitious: 10.0.0.1 is a placeholder that the SSH wait never connects to. */
-  readonly simulated = true;
+  readonly simulated: boolean = true;
   private readonly now: () => number;
 
   /** @param opts.now clock in epoch ms (provider ids). */

@@ -12,6 +12,7 @@
 import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -30,9 +31,17 @@ export interface ContextualizationProps {
   readonly architecture: 'x86_64' | 'arm64';
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
-  /** @default the image built from the repository's Dockerfile (a Docker image asset) */
+  /**
+   * An image pushed beforehand (the `runnerImageUri` context key): a private ECR image of this
+   * account, whose repository the execution role may pull from, or a public image.
+   * @default the image built from the repository's Dockerfile (a Docker image asset)
+   */
+  readonly imageUri?: string;
+  /** For tests: any image. */
   readonly image?: ecs.ContainerImage;
 }
+
+const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._/-]+)(?::([\w.-]+)|@(sha256:[a-f0-9]{64}))$/;
 
 export class Contextualization extends Construct {
   readonly vpc: ec2.Vpc;
@@ -90,9 +99,18 @@ export class Contextualization extends Construct {
     const platform: Platform = arm ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64;
     this.container = this.taskDefinition.addContainer('Runner', {
       containerName: RUNNER_CONTAINER_NAME,
-      image: props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'Dockerfile', platform }),
+      image:
+        props.image ??
+        (props.imageUri
+          ? this.imageFromUri(props.imageUri)
+          : ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'Dockerfile', platform })),
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: RUNNER_CONTAINER_NAME }),
-      environment: { ...props.environment, TABLE_NAME: props.storage.table.tableName },
+      environment: {
+        ...props.environment,
+        TABLE_NAME: props.storage.table.tableName,
+        // lambdas/core/config.ts defaults AWS_REGION to us-east-1: the runner must get the stack's.
+        AWS_REGION: Stack.of(this).region,
+      },
     });
 
     // The task role can only read and write the table.
@@ -110,6 +128,24 @@ export class Contextualization extends Construct {
       '*',
       'Standard ECS execution role: ecr:GetAuthorizationToken does not support resource-level permissions.',
     );
+  }
+
+  private imageFromUri(uri: string): ecs.ContainerImage {
+    const m = ECR_IMAGE.exec(uri);
+    if (!m) return ecs.ContainerImage.fromRegistry(uri);
+    const [, account, region, name, tag, digest] = m;
+    const repository = ecr.Repository.fromRepositoryAttributes(this, 'RunnerRepository', {
+      repositoryName: name,
+      repositoryArn: Arn.format({
+        partition: Stack.of(this).partition,
+        service: 'ecr',
+        account,
+        region,
+        resource: 'repository',
+        resourceName: name,
+      }),
+    });
+    return ecs.ContainerImage.fromEcrRepository(repository, tag ?? digest);
   }
 
   /** Public subnets the task runs in (it gets a public IP). */

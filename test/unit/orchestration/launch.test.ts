@@ -324,7 +324,7 @@ describe('SSH wait against a real SSH server', () => {
   it('logs in with the VM credentials at its public IP, on the port outports maps to 22', async () => {
     class LocalHostDummy extends DummyConnector {
       // A real VM at 127.0.0.1 (not a simulated one): the SSH wait must really connect.
-      override readonly simulated = false;
+      override readonly simulated: boolean = false;
       override async launch(req: LaunchRequest): Promise<LaunchedVm> {
         const l = await super.launch(req);
         l.system.setValue('net_interface.0.ip', '127.0.0.1');

@@ -7,7 +7,7 @@ import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto'
 import ipaddr from 'ipaddr.js';
 import type { Network, Radl, System } from '#radl/index';
 import { ImError } from '#core/errors';
-import type { InstanceRequirements, Range } from '#connectors/ec2-instance-types';
+import { candidateInstanceTypes, describeRequirements, type InstanceRequirements, type Range } from '#connectors/ec2-instance-types';
 import type { VmState } from '#core/types';
 import type { Instance } from '@aws-sdk/client-ec2';
 
@@ -541,4 +541,28 @@ export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/**
+ * EC2's concreteSystem, free of any SDK import so that the registry can answer it without loading
+ * the EC2 client: one candidate per `aws://` URL of `disk.0.image.url` ([] when none), with that URL,
+ * `provider.type = 'EC2'` and the default username `cloudadm`. Throws BAD_REQUEST when no instance type
+ * of the table (of either architecture — the AMI decides at launch) satisfies the requirements.
+ */
+export function ec2ConcreteSystem(system: System): System[] {
+  const out: System[] = [];
+  for (const url of system.getList('disk.0.image.url') ?? []) {
+    if (!parseImageUrl(url)) continue;
+    const s = system.clone();
+    s.setValue('disk.0.image.url', url);
+    s.setValue('provider.type', 'EC2');
+    if (!s.getString('disk.0.os.credentials.username')) s.setValue('disk.0.os.credentials.username', DEFAULT_USER);
+    const req = instanceRequirements(s);
+    delete req.arch;
+    if (candidateInstanceTypes(req).length === 0) {
+      throw new ImError('BAD_REQUEST', `No EC2 instance type satisfies the requirements of system '${system.name}': ${describeRequirements(req)}`);
+    }
+    out.push(s);
+  }
+  return out;
 }

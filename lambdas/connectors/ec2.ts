@@ -83,6 +83,7 @@ import {
 import { ingressPermissions } from '#connectors/ec2-outports';
 import {
   DEFAULT_USER,
+  ec2ConcreteSystem,
   INFRA_TAG,
   VOLUME_TYPES,
   assignIps,
@@ -250,21 +251,7 @@ export class Ec2Connector implements CloudConnector {
    * the table (of either architecture — the AMI decides at launch) satisfies the requirements.
    */
   concreteSystem(system: System, _auth: AuthItem): System[] {
-    const out: System[] = [];
-    for (const url of system.getList('disk.0.image.url') ?? []) {
-      if (!parseImageUrl(url)) continue;
-      const s = system.clone();
-      s.setValue('disk.0.image.url', url);
-      s.setValue('provider.type', this.type);
-      if (!s.getString('disk.0.os.credentials.username')) s.setValue('disk.0.os.credentials.username', DEFAULT_USER);
-      const req = instanceRequirements(s);
-      delete req.arch;
-      if (candidateInstanceTypes(req).length === 0) {
-        throw new ImError('BAD_REQUEST', `No EC2 instance type satisfies the requirements of system '${system.name}': ${describeRequirements(req)}`);
-      }
-      out.push(s);
-    }
-    return out;
+    return ec2ConcreteSystem(system);
   }
 
   // -------------------------------------------------------------------------------------------

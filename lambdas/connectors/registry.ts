@@ -1,17 +1,55 @@
 /**
  * The connector registry: auth item type → connector.
+ *
+ * Connectors that pull in a large cloud SDK are registered lazily: the registry holds a thin proxy
+ * whose synchronous `concreteSystem` is SDK-free and whose other methods load the real connector
+ * on first use. This keeps the SDK out of every Lambda's cold start until a request needs that cloud.
  */
-import type { CloudConnector, ConnectorRegistry } from '#core/types';
+import type { AuthItem, CloudConnector, ConnectorRegistry } from '#core/types';
+import type { System } from '#radl/index';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { DummyConnector } from '#connectors/dummy';
-import { Ec2Connector } from '#connectors/ec2';
+import { ec2ConcreteSystem } from '#connectors/ec2-support';
 
-/** The connectors every deployment has. Add a cloud here (one line), e.g. `new Ec2Connector(),`. */
+type AsyncMethods = Exclude<keyof CloudConnector, 'type' | 'simulated' | 'concreteSystem'>;
+
+/** A connector whose implementation module is imported on the first asynchronous call. */
+export function lazyConnector(
+  type: string,
+  concreteSystem: (system: System, auth: AuthItem) => System[],
+  load: () => Promise<CloudConnector>,
+): CloudConnector {
+  let loading: Promise<CloudConnector> | undefined;
+  const real = () => (loading ??= load());
+  const forward =
+    <M extends AsyncMethods>(method: M) =>
+    async (...args: Parameters<CloudConnector[M]>): Promise<Awaited<ReturnType<CloudConnector[M]>>> => {
+      const c = await real();
+      return (c[method] as (...a: Parameters<CloudConnector[M]>) => Promise<Awaited<ReturnType<CloudConnector[M]>>>).apply(c, args);
+    };
+  return {
+    type,
+    concreteSystem,
+    launch: forward('launch'),
+    updateVmInfo: forward('updateVmInfo'),
+    finalize: forward('finalize'),
+    start: forward('start'),
+    stop: forward('stop'),
+    reboot: forward('reboot'),
+    alterVm: forward('alterVm'),
+    createSnapshot: forward('createSnapshot'),
+    deleteImage: forward('deleteImage'),
+    listImages: forward('listImages'),
+    getQuotas: forward('getQuotas'),
+  };
+}
+
+/** The connectors every deployment has. Add a cloud here (one line). */
 function builtInConnectors(): CloudConnector[] {
   return [
     new DummyConnector(),
     new DeployedNodeConnector(),
-    new Ec2Connector(),
+    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2')).Ec2Connector()),
   ];
 }
 

@@ -14,11 +14,12 @@
  *   JSON.parse   JSON.parse of the document's RADL-JSON string (trivial baseline, same run)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkRadl, parseRadl, radlToJsonString } from '#radl/index';
 
-const FIXTURES = '/work/shared/fixtures';
+/** `shared/` sits beside the repository (override: IM_FIXTURES_DIR). */
+const FIXTURES = process.env.IM_FIXTURES_DIR ?? resolve(fileURLToPath(new URL('../', import.meta.url)), '..', 'shared', 'fixtures');
 /** Public examples that are invalid RADL (kept out of the timing). */
 const INVALID = new Set(['glusterfs.radl', 'oscar.radl']);
 

@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { radlToJson, type Radl, type RadlError } from '#radl/index';
 
-export const FIXTURES_DIR = '/work/shared/fixtures';
+/** The shared compatibility fixtures: `shared/` sits beside the repository (override: IM_FIXTURES_DIR). */
+export const FIXTURES_DIR =
+  process.env.IM_FIXTURES_DIR ?? resolve(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared', 'fixtures');
 
 export interface Fixture {
   name: string;

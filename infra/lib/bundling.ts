@@ -31,9 +31,10 @@ export const entryExists = (name: HandlerName): boolean => existsSync(entryPath(
 export const BUNDLE_TARGET = 'node22';
 
 /**
- * ESM output lacks what CommonJS code expects: `require` (for the CommonJS dependencies that esbuild
- * inlines, e.g. ssh2, when they require Node built-ins) and `__filename` / `__dirname` (ssh2 reads
- * `__dirname` at load time). The aliases avoid clashes with bundled imports of the same functions.
+ * The runner bundle (RUNNER_BUNDLE) is ESM, and ESM output lacks what CommonJS code expects:
+ * `require` (for the CommonJS dependencies that esbuild inlines, e.g. ssh2, when they require Node
+ * built-ins) and `__filename` / `__dirname` (ssh2 reads `__dirname` at load time). The aliases avoid
+ * clashes with bundled imports of the same functions. The Lambda bundles are CommonJS and need none.
  */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __imCreateRequire } from 'node:module';" +
@@ -55,32 +56,57 @@ export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/*'];
  */
 export const NATIVE_ADDONS = ['*.node', 'cpu-features'];
 
-/** NodejsFunction bundling: one minified ESM bundle per handler, with a source map. */
+/**
+ * NodejsFunction bundling: one minified CommonJS bundle per handler (`index.js`), with a source map.
+ *
+ * CommonJS rather than ESM because of cold starts: in ESM output esbuild hoists every external import
+ * (`@aws-sdk/*`, even those of modules the code loads lazily with `import()`) to the top of the file,
+ * and Node then loads the runtime's CommonJS SDK packages through its ESM→CommonJS interop, which is
+ * slow (format detection, cjs-module-lexer). In CommonJS output the `require()` of an external stays
+ * inside the lazy init wrapper of the module that needs it. No code on a Lambda path may therefore
+ * rely on `import.meta` or top-level await (esbuild warns, and the tests fail, when one does).
+ */
 export const LAMBDA_BUNDLING: BundlingOptions = {
-  format: OutputFormat.ESM,
+  format: OutputFormat.CJS,
   target: BUNDLE_TARGET,
   minify: true,
   sourceMap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
-  banner: ESM_REQUIRE_BANNER,
   externalModules: [...RUNTIME_PROVIDED_MODULES, ...NATIVE_ADDONS],
 };
 
-/** The esbuild build options equivalent to the NodejsFunction command line for LAMBDA_BUNDLING. */
-export function esbuildOptionsFor(entry: string, outfile: string, options: { externalSdk?: boolean } = {}) {
+/** The file NodejsFunction writes the bundle to, in each function's asset (CommonJS: `index.js`). */
+export const LAMBDA_BUNDLE_FILE = 'index.js';
+
+export interface EsbuildOptionsFor {
+  /** Leave `@aws-sdk/*` to the runtime (default) or bundle it (the runner image has no SDK). */
+  externalSdk?: boolean;
+  /**
+   * Output format. Default: `esm` (with ESM_REQUIRE_BANNER) for an `.mjs` outfile (the runner,
+   * RUNNER_BUNDLE), else `cjs` as LAMBDA_BUNDLING (`.js` in the Lambda assets, `.cjs` in the bench).
+   */
+  format?: 'cjs' | 'esm';
+}
+
+/**
+ * The esbuild build options equivalent to the NodejsFunction command line for LAMBDA_BUNDLING (and,
+ * in ESM, for the runner bundle).
+ */
+export function esbuildOptionsFor(entry: string, outfile: string, options: EsbuildOptionsFor = {}) {
+  const format = options.format ?? (outfile.endsWith('.mjs') ? 'esm' : 'cjs');
   return {
     entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node' as const,
     target: BUNDLE_TARGET,
-    format: 'esm' as const,
+    format,
     minify: LAMBDA_BUNDLING.minify,
     sourcemap: LAMBDA_BUNDLING.sourceMap,
     sourcesContent: LAMBDA_BUNDLING.sourcesContent,
     mainFields: LAMBDA_BUNDLING.mainFields,
-    banner: { js: ESM_REQUIRE_BANNER },
+    ...(format === 'esm' ? { banner: { js: ESM_REQUIRE_BANNER } } : {}),
     external: [...(options.externalSdk === false ? [] : RUNTIME_PROVIDED_MODULES), ...NATIVE_ADDONS],
     absWorkingDir: REPO_ROOT,
     logLevel: 'error' as const,

@@ -18,9 +18,21 @@ export const WORKFLOWS: readonly WorkflowName[] = ['launch', 'destroy', 'remove'
 /**
  * Every `${Name}` used in the ASL files. The CDK app must give each one a value in
  * DefinitionSubstitutions: TasksFunctionArn = the tasks Lambda's ARN; ContextualizeStateMachineArn =
- * the contextualize state machine's ARN (the launch flow runs it as a nested execution).
+ * the contextualize state machine's ARN (the launch flow runs it as a nested execution); ClusterArn,
+ * TaskDefinitionArn, ContainerName, Subnets (comma-separated), SecurityGroup and AssignPublicIp
+ * (ENABLED / DISABLED) = how the contextualize flow runs the contextualization runner (ECS RunTask
+ * .sync on Fargate).
  */
-export const SUBSTITUTIONS = ['TasksFunctionArn', 'ContextualizeStateMachineArn'] as const;
+export const SUBSTITUTIONS = [
+  'TasksFunctionArn',
+  'ContextualizeStateMachineArn',
+  'ClusterArn',
+  'TaskDefinitionArn',
+  'ContainerName',
+  'Subnets',
+  'SecurityGroup',
+  'AssignPublicIp',
+] as const;
 
 export type SubstitutionName = (typeof SUBSTITUTIONS)[number];
 
@@ -34,8 +46,15 @@ export const WAIT_STATE_OPTIONS = {
   WaitUntilRunning: 'VM_INFO_UPDATE_FREQUENCY',
 } as const satisfies Record<string, keyof Config>;
 
-/** Folder holding the ASL files. */
-export const STATE_MACHINES_DIR = fileURLToPath(new URL('../../statemachines/', import.meta.url));
+/**
+ * Folder holding the ASL files (with a trailing slash), next to lambdas/ when this module runs from
+ * source (infra/, the local orchestrator, tests). In a CommonJS bundle `import.meta.url` is undefined
+ * (esbuild empties `import.meta` and warns, which the bundle tests treat as an error: keep this module
+ * off the Lambda paths) and the folder is `<cwd>/statemachines/`.
+ */
+export const STATE_MACHINES_DIR: string = import.meta.url
+  ? fileURLToPath(new URL('../../statemachines/', import.meta.url))
+  : `${process.cwd()}/statemachines/`;
 
 /** Minimal typing of an ASL definition (what the loaders and tests look at). */
 export interface AslState {
@@ -113,3 +132,5 @@ export function taskAction(state: AslState): string | undefined {
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 /** Resource of the nested executions (output is JSON). */
 export const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
+/** Resource of the contextualization runner's Fargate task (locally a child process). */
+export const ECS_RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';

@@ -3,7 +3,7 @@
  * (or its private one when it has none), on port 22 (or the public port an `outports` rule maps to
  * 22). Nothing else is ever contacted.
  */
-import { Client, type ConnectConfig } from 'ssh2';
+import type { ConnectConfig } from 'ssh2';
 import type { Radl, System } from '#radl/index';
 
 export interface SshTarget {
@@ -17,9 +17,14 @@ export interface SshTarget {
 /** One login attempt: resolves once authenticated, rejects with the reason otherwise. */
 export type SshProbe = (target: SshTarget, timeoutMs: number) => Promise<void>;
 
-/** The ssh2 implementation of {@link SshProbe}; the host key is not checked (first contact, as IM). */
-export const probeSsh: SshProbe = (target, timeoutMs) =>
-  new Promise<void>((resolve, reject) => {
+/**
+ * The ssh2 implementation of {@link SshProbe}; the host key is not checked (first contact, as IM).
+ * ssh2 is loaded by the first probe rather than at cold start: only this wait needs it, and loading
+ * it is a large share of the tasks function's cold import (bench/bundles.ts).
+ */
+export const probeSsh: SshProbe = async (target, timeoutMs) => {
+  const { Client } = await import('ssh2');
+  return new Promise<void>((resolve, reject) => {
     const client = new Client();
     let settled = false;
     const finish = (err?: Error) => {
@@ -56,6 +61,7 @@ export const probeSsh: SshProbe = (target, timeoutMs) =>
       finish(err instanceof Error ? err : new Error(String(err)));
     }
   });
+};
 
 /**
  * The probe used for the VMs of a simulated connector (Dummy): nothing answers at a placeholder

@@ -3,7 +3,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Functions } from '../../infra/lib/constructs/functions.ts';
-import { LAMBDA_BUNDLING, ESM_REQUIRE_BANNER } from '../../infra/lib/bundling.ts';
+import { ESM_REQUIRE_BANNER, LAMBDA_BUNDLE_FILE, LAMBDA_BUNDLING, RUNNER_BUNDLE, esbuildOptionsFor } from '../../infra/lib/bundling.ts';
 import { actionsOf, logicalId, statementsOfRole, testStack, testStorage } from './helpers.ts';
 
 function build() {
@@ -75,14 +75,29 @@ describe('Functions construct', () => {
     }
   });
 
-  it('bundles with esbuild as one minified ESM file with a source map, the AWS SDK left to the runtime', () => {
+  it('bundles with esbuild as one minified CommonJS file with a source map, the AWS SDK left to the runtime', () => {
     expect(LAMBDA_BUNDLING).toMatchObject({
       minify: true,
       sourceMap: true,
       target: 'node22',
       externalModules: ['@aws-sdk/*', '*.node', 'cpu-features'],
-      banner: ESM_REQUIRE_BANNER,
     });
-    expect(String(LAMBDA_BUNDLING.format)).toBe('esm');
+    expect(String(LAMBDA_BUNDLING.format)).toBe('cjs');
+    // CommonJS needs no createRequire banner (and must not get one: it uses import.meta).
+    expect(LAMBDA_BUNDLING.banner).toBeUndefined();
+    expect(LAMBDA_BUNDLE_FILE).toBe('index.js');
+  });
+
+  it('builds the same CommonJS bundles with the esbuild API (bench, tests), and the runner as ESM', () => {
+    const lambda = esbuildOptionsFor('entry.ts', 'out/index.js');
+    expect(lambda).toMatchObject({ format: 'cjs', target: 'node22', minify: true, sourcemap: true, sourcesContent: false, bundle: true, platform: 'node' });
+    expect(lambda.mainFields).toEqual(LAMBDA_BUNDLING.mainFields);
+    expect(lambda.external).toEqual(LAMBDA_BUNDLING.externalModules);
+    expect(lambda).not.toHaveProperty('banner');
+    expect(esbuildOptionsFor('entry.ts', 'out/index.cjs')).toMatchObject({ format: 'cjs' });
+    expect(esbuildOptionsFor('entry.ts', 'out/index.js', { externalSdk: false }).external).toEqual(['*.node', 'cpu-features']);
+    // The Fargate runner (not a Lambda) stays an ESM bundle with its createRequire banner.
+    const runner = esbuildOptionsFor('entry.ts', RUNNER_BUNDLE, { externalSdk: false });
+    expect(runner).toMatchObject({ format: 'esm', banner: { js: ESM_REQUIRE_BANNER } });
   });
 });

@@ -9,6 +9,7 @@
  */
 import type { CloudConnector } from '#core/types';
 import { startLocal, type LocalInstance } from '#local/server';
+import { XMLRPC_FRONT_END, xmlrpcFrontEnd } from '#local/xmlrpc-server';
 
 export interface TestServerOptions {
   /** IM options on top of the test defaults. */
@@ -21,6 +22,8 @@ export interface TestServerOptions {
 export interface TestServer {
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
+  /** `http://127.0.0.1:<port>` of the XML-RPC server (it answers on `/` and `/RPC2`). */
+  xmlrpcUrl: string;
   instance: LocalInstance;
   stop(): Promise<void>;
 }
@@ -46,6 +49,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     inMemory: true,
     waitTimeScale: opts.waitTimeScale ?? 0.01,
     ...(opts.connectors ? { connectors: opts.connectors } : {}),
+    frontEnds: [xmlrpcFrontEnd({ host: '127.0.0.1', port: 0 })],
   });
-  return { baseUrl: instance.restUrl, instance, stop: () => instance.stop() };
+  return { baseUrl: instance.restUrl, xmlrpcUrl: instance.urls[XMLRPC_FRONT_END], instance, stop: () => instance.stop() };
 }

@@ -2,11 +2,14 @@
  * ImportInfrastructure: recreates an exported infrastructure with its original id; its owners
  * become the caller's IM identities and its cloud credentials the caller's cloud items. Accepts
  * this service's exports and IM's (RADL text in `radl` / `info`). Bad data → 400
- * `Error importing the infrastructure, incorrect data: …`; an id that exists → 400.
+ * `Error importing the infrastructure, incorrect data: …`; an id that exists → 400, unless that
+ * infrastructure is deleted and the caller owns it (or is an admin): then, as in IM (which only
+ * refuses ids that are loaded), the import replaces the deleted record — export with delete followed
+ * by import moves an infrastructure between deployments or back.
  */
 import { errors } from '#core/errors';
 import { VersionConflictError, type AuthItem, type CtxtState, type InfraRecord, type Services, type VmRecord, type VmState } from '#core/types';
-import { authenticate, ownerKey, ownerRecords } from '#core/auth';
+import { authenticate, isAuthorized, ownerKey, ownerRecords, type Caller } from '#core/auth';
 import { sealCloudAuth } from '#core/cloud-auth';
 import { parseRadl, parseRadlJson, radlToJsonString } from '#radl/index';
 import { deletedExpiry, putVmRecords, requireWriteMode } from '#core/usecases/common';
@@ -128,8 +131,17 @@ export async function importInfrastructure(services: Services, auth: AuthItem[],
   try {
     await services.store.createInfrastructure(inf);
   } catch (e) {
-    if (e instanceof VersionConflictError) throw errors.badRequest(`Error importing the infrastructure: an infrastructure with ID ${inf.id} already exists.`);
-    throw e;
+    if (!(e instanceof VersionConflictError)) throw e;
+    if (!(await replaceableDeleted(services, inf.id, caller))) {
+      throw errors.badRequest(`Error importing the infrastructure: an infrastructure with ID ${inf.id} already exists.`);
+    }
+    await services.store.deleteInfrastructureData(inf.id);
+    try {
+      await services.store.createInfrastructure(inf);
+    } catch (again) {
+      if (again instanceof VersionConflictError) throw errors.badRequest(`Error importing the infrastructure: an infrastructure with ID ${inf.id} already exists.`);
+      throw again;
+    }
   }
   await putVmRecords(services, vms.map((v) => v.vm));
   const store = services.store;
@@ -138,4 +150,11 @@ export async function importInfrastructure(services: Services, auth: AuthItem[],
     ...vms.filter((v) => v.log).map((v) => store.appendLog(inf.id, v.vm.vmId, v.log)),
   ]);
   return inf.id;
+}
+
+/** An existing record may be replaced by an import only when it is deleted and the caller may access it. */
+async function replaceableDeleted(services: Services, infId: string, caller: Caller): Promise<boolean> {
+  const existing = await services.store.getInfrastructure(infId);
+  if (!existing) return true; // purged or expired meanwhile
+  return existing.status === 'deleted' && (await isAuthorized(existing, caller));
 }

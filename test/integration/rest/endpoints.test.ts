@@ -331,6 +331,15 @@ describe('8 GET /infrastructures/{id}/{prop}', () => {
     const del = await call('GET', `/infrastructures/${id}/data`, { query: { delete: 'true' } });
     expect(del.status).toBe(200);
     expect((await call('GET', `/infrastructures/${id}`)).status).toBe(404);
+    // Export with delete, then import the same data: the infrastructure comes back under its id.
+    const moved = del.json<{ data: string }>().data;
+    const stranger = await call('PUT', '/infrastructures', { body: moved, contentType: 'application/json', auth: authHeader('mallory', 'pw') });
+    expect(stranger.status).toBe(400);
+    expect(stranger.text).toContain('already exists');
+    const back = await call('PUT', '/infrastructures', { body: moved, contentType: 'application/json' });
+    expect(back.status).toBe(200);
+    expect(back.text).toMatch(new RegExp(`/infrastructures/${id}$`));
+    expect((await call('GET', `/infrastructures/${id}`)).status).toBe(200);
   });
 
   it('authorization lists owners; unknown prop → 404', async () => {

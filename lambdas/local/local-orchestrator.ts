@@ -3,7 +3,10 @@
  * aws-local-stepfunctions, with every Task mapped to a local function (no Task can reach AWS):
  *  - `lambda:invoke` Tasks → runTask(getServices(), Payload), result wrapped as `{Payload}` and
  *    errors raised with the name and `{errorType, errorMessage}` cause a Lambda would give;
- *  - `states:startExecution.sync:2` Tasks → the target workflow run in process, as `{Output}`.
+ *  - `states:startExecution.sync:2` Tasks → the target workflow run in process, as `{Output}`;
+ *  - the `ecs:runTask.sync` Task of the contextualize flow (the contextualization runner's Fargate
+ *    task) → `ecsRunTask` (local mode: the runner entry point as a child process, lambdas/runner/
+ *    local-task.ts); without one the Task fails, so the flow's Catch marks the VMs unconfigured.
  * Creating the orchestrator reads every file once and fails when a Task has no local mapping or a
  * Wait state has no configured duration; each definition is validated (asl-validator) on its
  * first run. Wait states last what the configuration says (WAIT_STATE_OPTIONS), retries wait their
@@ -15,6 +18,7 @@ import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMach
 import { errors } from '#core/errors';
 import type { ExecutionResult, ExecutionStatus, Orchestrator, Services, WorkflowInput, WorkflowName } from '#core/types';
 import {
+  ECS_RUN_TASK_SYNC,
   LAMBDA_INVOKE,
   START_EXECUTION_SYNC,
   SUBSTITUTIONS,
@@ -53,12 +57,17 @@ export interface LocalOrchestratorOptions {
   sshProbe?: SshProbe;
   /** Finished executions remembered for wait/describe (default 1000). */
   keepFinished?: number;
+  /**
+   * What the contextualize flow's ECS RunTask Task runs, given the Task's parameters (container
+   * overrides with INF_ID / CTXT_INPUT). Local mode spawns the runner; default: the Task fails.
+   */
+  ecsRunTask?: (params: unknown) => Promise<unknown>;
 }
 
 /** The local orchestrator, with what tests inspect. */
 export interface LocalOrchestrator extends Orchestrator {
   describe(executionId: string): Promise<ExecutionResult>;
-  /** Every Task state of every workflow and what it is mapped to (`runTask` or `workflow:<name>`). */
+  /** Every Task state of every workflow and what it is mapped to (`runTask`, `ecsRunTask` or `workflow:<name>`). */
   readonly taskMappings: ReadonlyMap<string, string>;
   /** Resolves when every execution started so far has finished. */
   idle(): Promise<void>;
@@ -73,13 +82,19 @@ export const LOCAL_TASKS_FUNCTION_ARN = `arn:aws:lambda:local:${ACCOUNT}:functio
 const LOCAL_VALUES: Record<SubstitutionName, string> = {
   TasksFunctionArn: LOCAL_TASKS_FUNCTION_ARN,
   ContextualizeStateMachineArn: localStateMachineArn('contextualize'),
+  ClusterArn: `arn:aws:ecs:local:${ACCOUNT}:cluster/im-local`,
+  TaskDefinitionArn: `arn:aws:ecs:local:${ACCOUNT}:task-definition/im-ctxt-runner:1`,
+  ContainerName: 'runner',
+  Subnets: 'subnet-local',
+  SecurityGroup: 'sg-local',
+  AssignPublicIp: 'DISABLED',
 };
 
 type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 type LocalHandler = (input: JsonValue) => Promise<JsonValue>;
 
 interface Mapping {
-  /** Task state name → `runTask` or `workflow:<name>`. */
+  /** Task state name → `runTask`, `ecsRunTask` or `workflow:<name>`. */
   tasks: Map<string, string>;
   waits: Map<string, keyof typeof WAIT_STATE_OPTIONS>;
   /** State name → IntervalSeconds of each retrier. */
@@ -87,7 +102,7 @@ interface Mapping {
 }
 
 /**
- * Maps every Task of a definition to a local function (`runTask` or `workflow:<name>`), every Wait
+ * Maps every Task of a definition to a local function (`runTask`, `ecsRunTask` or `workflow:<name>`), every Wait
  * to its configuration option, and collects retry intervals. Throws on a Task that would call AWS or
  * a Wait without a configured duration.
  */
@@ -103,6 +118,8 @@ export function mapLocalTasks(workflow: WorkflowName, def: AslDefinition, arnToW
     let target: string;
     if (state.Resource === LAMBDA_INVOKE) {
       target = 'runTask';
+    } else if (state.Resource === ECS_RUN_TASK_SYNC) {
+      target = 'ecsRunTask';
     } else if (state.Resource === START_EXECUTION_SYNC) {
       const arn = (state.Parameters as { StateMachineArn?: string } | undefined)?.StateMachineArn;
       const w = arn ? arnToWorkflow.get(arn) : undefined;
@@ -195,13 +212,23 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
     }
   };
 
+  const ecsRunTask: LocalHandler = async (input) => {
+    if (!opts.ecsRunTask) {
+      const e = new Error('No contextualization runner in this environment (the ECS task has no local mapping).');
+      e.name = 'States.TaskFailed';
+      throw e;
+    }
+    return JSON.parse(JSON.stringify((await opts.ecsRunTask(input)) ?? null)) as JsonValue;
+  };
+
   /** Runs a workflow to its end; rejects like aws-local-stepfunctions does. */
   function run(workflow: WorkflowName, input: JsonValue, executionArn: string): Promise<JsonValue> {
     const mapping = mappings.get(workflow)!;
     const config = getServices().config;
     const handlers: Record<string, LocalHandler> = {};
     for (const [name, target] of mapping.tasks) {
-      handlers[name] = target === 'runTask' ? invokeLambda : childHandler(target.slice('workflow:'.length) as WorkflowName, executionArn);
+      handlers[name] =
+        target === 'runTask' ? invokeLambda : target === 'ecsRunTask' ? ecsRunTask : childHandler(target.slice('workflow:'.length) as WorkflowName, executionArn);
     }
     const waits: Record<string, number> = {};
     for (const [name, option] of mapping.waits) waits[name] = Math.max(0, Number(config[WAIT_STATE_OPTIONS[option]]) * 1000 * scale);

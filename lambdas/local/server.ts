@@ -17,14 +17,17 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CloudConnector, Services } from '#core/types';
 import { loadConfig, setConfig, type Config } from '#core/config';
 import { createLogger, type LogLevel } from '#core/logger';
 import { createSecretBox, generateSecretKey } from '#core/secrets';
 import { createConnectorRegistry } from '#connectors/registry';
 import { DynamoInfrastructureStore, createTable } from '#store/dynamodb-store';
+import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
 import { createLocalOrchestrator, type LocalOrchestrator } from '#local/local-orchestrator';
+import { localRunTask } from '#runner/local-task';
 import type { SshProbe } from '#orchestration/ssh-probe';
 import { setServicesProvider } from '#handlers/bootstrap';
 import { handler as restHandler } from '#handlers/rest';
@@ -73,6 +76,8 @@ export interface LocalInstance {
   config: Config;
   orchestrator: LocalOrchestrator;
   dynamo: DynamoLocalInstance;
+  /** The DynamoDB client of the store (benchmarks count its round trips with a middleware). */
+  dynamoClient: DynamoDBClient;
   /** Stops the servers, lets running workflows end (bounded), stops DynamoDB Local. Idempotent. */
   stop(): Promise<void>;
 }
@@ -117,13 +122,24 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'local' } });
     // eslint-disable-next-line prefer-const
     let services: Services;
+    // One process does every write here (REST, XML-RPC and every workflow Task share these services),
+    // so the record cache is coherent and unlimited unless INF_CACHE_TIME says otherwise; the runner
+    // child process writes through `store.external(infId)` (see lambdas/store/cached-store.ts).
+    const store = new CachedInfrastructureStore(
+      new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS }),
+      { maxAgeMs: cacheMaxAgeMs(config.INF_CACHE_TIME, Infinity) },
+    );
+    // The contextualization runner's Fargate task runs here as a child process with the same options,
+    // pointed at this DynamoDB Local.
+    const runnerEnv = { ...(opts.env ?? process.env), DYNAMODB_ENDPOINT: dynamo.endpoint, TABLE_NAME: config.TABLE_NAME };
     const orchestrator = createLocalOrchestrator(() => services, {
       ...(opts.waitTimeScale !== undefined ? { waitTimeScale: opts.waitTimeScale } : {}),
       ...(opts.sshProbe ? { sshProbe: opts.sshProbe } : {}),
+      ecsRunTask: (params) => localRunTask(params, { env: runnerEnv }),
     });
     services = {
       config,
-      store: new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS }),
+      store,
       connectors: createConnectorRegistry(opts.connectors ?? []),
       orchestrator,
       logger,
@@ -156,6 +172,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
       config,
       orchestrator,
       dynamo,
+      dynamoClient: client,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (err) {

@@ -1,18 +1,18 @@
 /**
- * Tasks of the contextualize flow (statemachines/contextualize.asl.json), before the
- * contextualization agent exists: VMs ready for contextualization (SSH answered: ctxtState
- * pending) with no configure recipes end configured; the others stay running with ctxtState
- * pending and an infrastructure log line says contextualization is pending.
+ * Tasks of the contextualize flow (statemachines/contextualize.asl.json). With contextualization
+ * disabled, VMs ready for it (SSH answered: ctxtState pending) end configured here. Otherwise the
+ * contextualization runner (lambdas/runner, an ECS task) takes every live running VM — after a launch
+ * (vmIds = the VMs just launched) except those whose SSH wait failed — and writes their final states;
+ * prepareContextualization only counts them.
  *
- * The infrastructure's `configured` flag is set once the outcome is final: false when a VM's
- * contextualization failed (its SSH never answered), true when every live VM is configured;
- * it stays unset ("not run yet") while VMs wait for the agent.
+ * The infrastructure's `configured` flag is set here once the outcome is final when contextualization
+ * is disabled (true when every live VM is configured); the runner sets it otherwise.
  */
-import type { Services, VmRecord } from '#core/types';
+import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext } from '#core/vm-refresh';
 import { mutateInfrastructure, mutateVm } from '#store/mutate';
-import { hasConfigureRecipes, isInfraCtxtDisabled } from '#orchestration/ctxt-rules';
-import { caughtMessage, clip, executionInput, intList, logLine, statePatch, type TaskPayload } from '#orchestration/task-support';
+import { isInfraCtxtDisabled } from '#orchestration/ctxt-rules';
+import { caughtMessage, clip, executionInput, flag, intList, logLine, statePatch, type TaskPayload } from '#orchestration/task-support';
 
 /** Live VMs that were launched (not destroyed, not failed at launch). */
 function launchedVms(vms: VmRecord[]): VmRecord[] {
@@ -27,9 +27,23 @@ export function configuredFlag(vms: VmRecord[]): boolean | undefined {
   return undefined;
 }
 
+/** VM states the contextualization runner works on (IM's NOT_RUNNING_STATES are left out). */
+const RUNNER_STATES = new Set(['running', 'configured', 'unconfigured']);
+
 /**
- * Marks ready VMs without recipes configured (ctxtState ok), sets the infrastructure flag when
- * final, and returns how many VMs wait for the contextualization agent.
+ * Whether the contextualization runner takes this VM (the same rule as lambdas/runner/runner.ts):
+ * live, launched, running, not simulated (Dummy VMs are never contacted), and, after a launch, not one
+ * of the new VMs whose SSH wait failed.
+ */
+function runnerTakes(services: Services, vm: VmRecord, justLaunched: Set<number>): boolean {
+  if (vm.destroyed || vm.deleting || !vm.providerId || !RUNNER_STATES.has(vm.state)) return false;
+  if (services.connectors.get(vm.cloudType)?.simulated) return false;
+  return !(justLaunched.has(vm.vmId) && (vm.ctxtState === 'failed' || vm.ctxtState === 'none'));
+}
+
+/**
+ * Disabled contextualization: marks the ready VMs configured (ctxtState ok) and sets the infrastructure
+ * flag when final. Enabled: returns how many VMs the contextualization runner will take (0 = nothing to do).
  */
 export async function prepareContextualization(services: Services, p: TaskPayload): Promise<{ pending: number }> {
   const input = executionInput(p);
@@ -39,32 +53,44 @@ export async function prepareContextualization(services: Services, p: TaskPayloa
   if (!inf || inf.status !== 'active') return { pending: 0 };
   const radl = infraContext(services, inf).radl;
   const only = intList(input, 'vmIds');
+  const reconfigure = flag(input, 'reconfigure');
   const vms = await store.listVms(infId);
-  const targets = launchedVms(vms).filter((v) => !only || only.includes(v.vmId));
-  if (isInfraCtxtDisabled(radl)) {
-    await logLine(services, infId, 'inf', 'Contextualization disabled by the RADL/TOSCA template.');
+  if (!isInfraCtxtDisabled(radl)) {
+    const justLaunched = new Set(reconfigure ? [] : (only ?? []));
+    const live = launchedVms(vms);
+    // Simulated VMs that passed an SSH wait (tests) can never be contextualized: unconfigured, as IM's Dummy.
+    for (const vm of live) {
+      if (vm.ctxtState !== 'pending' || !services.connectors.get(vm.cloudType)?.simulated) continue;
+      await mutateVm(store, infId, vm.vmId, (v) => (v.ctxtState === 'pending' ? statePatch(v, v.state, 'failed', inf.configured) : undefined));
+      await logLine(services, infId, vm.vmId, 'Contextualization Error: a simulated VM cannot be contextualized.');
+    }
+    const pending = live.filter((v) => runnerTakes(services, v, justLaunched)).length;
+    if (pending === 0) await setConfiguredFlag(services, inf, await store.listVms(infId));
+    return { pending };
   }
-  let pending = 0;
+  await logLine(services, infId, 'inf', 'Contextualization disabled by the RADL/TOSCA template.');
+  const targets = launchedVms(vms).filter((v) => !only || only.includes(v.vmId));
   const updated = new Map<number, VmRecord>();
   for (const vm of targets) {
     if (vm.ctxtState !== 'pending') continue;
-    if (hasConfigureRecipes(radl, vm.systemName)) {
-      pending++;
-      continue;
-    }
     const next = await mutateVm(store, infId, vm.vmId, (v) =>
       v.ctxtState === 'pending' && !v.destroyed ? statePatch(v, v.state, 'ok', inf.configured) : undefined,
     );
     updated.set(vm.vmId, next);
   }
-  const flag = configuredFlag(vms.map((v) => updated.get(v.vmId) ?? v));
-  if (flag !== undefined && flag !== inf.configured) {
-    await mutateInfrastructure(store, infId, (i) => (i.configured === flag ? undefined : { configured: flag }));
-  }
-  return { pending };
+  await setConfiguredFlag(services, inf, vms.map((v) => updated.get(v.vmId) ?? v));
+  return { pending: 0 };
 }
 
-/** Placeholder of the contextualization agent: says in the infrastructure log that contextualization is pending. */
+/** Sets the infrastructure flag the VMs' outcome implies, when it is final. */
+async function setConfiguredFlag(services: Services, inf: InfraRecord, vms: VmRecord[]): Promise<void> {
+  const configured = configuredFlag(vms);
+  if (configured !== undefined && configured !== inf.configured) {
+    await mutateInfrastructure(services.store, inf.id, (i) => (i.configured === configured ? undefined : { configured }));
+  }
+}
+
+/** No longer used by the flow (the runner replaced the placeholder); kept for the action table. */
 export async function reportContextualizationPending(services: Services, p: TaskPayload): Promise<Record<string, never>> {
   const input = executionInput(p);
   const only = intList(input, 'vmIds');

@@ -68,7 +68,7 @@ export function planContextualization(radl: Radl, vms: PlanVm[], vmIds?: number[
   if (vms.length > 0 && disabledVms.length === vms.length) return empty();
   const ctxtVms = vms.filter((v) => !systemDisabled(v.systemName)).map((v) => v.vmId);
   const ctxtSet = new Set(ctxtVms);
-  const only = vmIds && vmIds.length > 0 ? new Set(vmIds) : undefined;
+  const only = vmIds ? new Set(vmIds) : undefined;
 
   const vmsOf = (system: string) =>
     vms.filter((v) => v.systemName === system && ctxtSet.has(v.vmId) && (!only || only.has(v.vmId))).map((v) => v.vmId);

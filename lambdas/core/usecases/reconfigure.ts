@@ -84,7 +84,8 @@ export async function reconfigure(
   const live = new Set(vms.map((vm) => vm.vmId));
   const vmIds = vmList ? vmList.filter((id) => live.has(id)) : [...live];
   if (live.size > 0) {
-    const execution = await services.orchestrator.start('contextualize', { infId, vmIds });
+    // reconfigure: vmIds is the vm_list that re-runs the user configure steps (lambdas/runner).
+    const execution = await services.orchestrator.start('contextualize', { infId, vmIds, reconfigure: true });
     services.logger.info('Reconfigure started', { infId, vmIds, execution });
   }
   return '';

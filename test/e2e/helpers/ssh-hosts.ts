@@ -101,7 +101,7 @@ function which(bin: string): boolean {
 export function sshHostsUnsupportedReason(): string | undefined {
   if (process.platform !== 'linux') return 'SSH test hosts need Linux network namespaces';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'SSH test hosts need root (ip netns, unshare, mount)';
-  for (const bin of ['ip', 'unshare', 'nsenter', 'ssh-keygen', 'useradd', 'chpasswd']) {
+  for (const bin of ['ip', 'unshare', 'nsenter', 'ssh-keygen', 'useradd', 'chpasswd', 'sudo']) {
     if (!which(bin)) return `SSH test hosts need '${bin}' (run scripts/ensure-system-deps.sh)`;
   }
   if (!existsSync('/usr/sbin/sshd')) return "SSH test hosts need /usr/sbin/sshd (package openssh-server; run scripts/ensure-system-deps.sh)";

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
+  ECS_RUN_TASK_SYNC,
   LAMBDA_INVOKE,
   START_EXECUTION_SYNC,
   SUBSTITUTIONS,
@@ -57,7 +58,7 @@ describe('ASL files', () => {
   it.each(WORKFLOWS)('%s: every Lambda Task names a known action, has a timeout and retries only Lambda errors or CloudRetryable', (w) => {
     for (const [name, s] of states(defs[w])) {
       if (s.Type !== 'Task') continue;
-      expect([LAMBDA_INVOKE, START_EXECUTION_SYNC], name).toContain(s.Resource);
+      expect([LAMBDA_INVOKE, START_EXECUTION_SYNC, ECS_RUN_TASK_SYNC], name).toContain(s.Resource);
       if (s.Resource === LAMBDA_INVOKE) {
         expect(TASK_ACTIONS, name).toContain(taskAction(s));
         expect((s.Parameters as { FunctionName: string }).FunctionName).toBe(FAKE_VALUES.TasksFunctionArn);
@@ -103,6 +104,32 @@ describe('ASL files', () => {
     expect(map.ResultPath).toBeNull();
     expect(defs.launch.States.Contextualize.Resource).toBe(START_EXECUTION_SYNC);
   });
+
+  it('contextualize runs the contextualization runner as an ECS RunTask .sync on Fargate, with the input as overrides', () => {
+    const run = defs.contextualize.States.RunContextualizationAgent;
+    expect(run.Resource).toBe(ECS_RUN_TASK_SYNC);
+    expect(run.Parameters).toMatchObject({
+      LaunchType: 'FARGATE',
+      Cluster: FAKE_VALUES.ClusterArn,
+      TaskDefinition: FAKE_VALUES.TaskDefinitionArn,
+      NetworkConfiguration: {
+        AwsvpcConfiguration: { 'Subnets.$': `States.StringSplit('${FAKE_VALUES.Subnets}', ',')`, SecurityGroups: [FAKE_VALUES.SecurityGroup] },
+      },
+      Overrides: {
+        ContainerOverrides: [
+          {
+            Name: FAKE_VALUES.ContainerName,
+            Environment: [
+              { Name: 'INF_ID', 'Value.$': '$$.Execution.Input.infId' },
+              { Name: 'CTXT_INPUT', 'Value.$': 'States.JsonToString($$.Execution.Input)' },
+            ],
+          },
+        ],
+      },
+    });
+    expect(run.Catch?.[0].Next).toBe('MarkContextualizationFailed');
+    expect(defs.contextualize.States.NeedsAgent.Choices?.[0].Next).toBe('RunContextualizationAgent');
+  });
 });
 
 describe('local mapping of Tasks', () => {
@@ -113,7 +140,7 @@ describe('local mapping of Tasks', () => {
         if (s.Type !== 'Task') continue;
         const target = env.orchestrator.taskMappings.get(`${w}/${name}`);
         expect(target, `${w}/${name}`).toBeDefined();
-        expect(target).toBe(s.Resource === LAMBDA_INVOKE ? 'runTask' : 'workflow:contextualize');
+        expect(target).toBe(s.Resource === LAMBDA_INVOKE ? 'runTask' : s.Resource === ECS_RUN_TASK_SYNC ? 'ecsRunTask' : 'workflow:contextualize');
       }
     }
   });

@@ -183,26 +183,43 @@ describe('launch flow (local orchestrator, in-memory store)', () => {
     expect((await env.store.getInfrastructure(infId))?.configured).toBe(false);
   });
 
-  it('VMs reachable over SSH: configured without recipes, else running with contextualization pending', async () => {
+  it('VMs reachable over SSH go to the contextualization runner (ECS task) with the launch input; its failure leaves them unconfigured', async () => {
     const targets: string[] = [];
+    const tasks: unknown[] = [];
+    let fail = false;
+    // A non-simulated Dummy: its VMs are real hosts as far as the flow knows.
+    class RealDummy extends DummyConnector {
+      override readonly simulated: boolean = false;
+    }
     const env = makeEnv({
+      connectors: [new RealDummy()],
       orchestrator: {
         sshProbe: async (t) => {
           targets.push(`${t.username}:${t.password}@${t.host}:${t.port}`);
         },
+        ecsRunTask: async (params) => {
+          tasks.push(params);
+          if (fail) throw Object.assign(new Error('The contextualization runner failed (exit code 1): boom'), { name: 'States.TaskFailed' });
+          return {};
+        },
       },
     });
-    const plain = await seedInfra(env.services, nodesRadl(1, ''));
-    await runFlow(env, 'launch', plain);
-    expect(targets).toEqual(['username:password@10.0.0.1:22']);
-    expect((await vmsOf(env, plain.infId))[0]).toMatchObject({ state: 'configured', ctxtState: 'ok' });
-    expect((await env.store.getInfrastructure(plain.infId))?.configured).toBe(true);
+    const ids = await seedInfra(env.services, nodesRadl(2, ''));
+    expect((await runFlow(env, 'launch', ids)).status).toBe('SUCCEEDED');
+    expect(targets).toEqual(['username:password@10.0.0.1:22', 'username:password@10.0.0.1:22']);
+    expect(tasks).toHaveLength(1);
+    const overrides = (tasks[0] as { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } }).Overrides;
+    const envVars = Object.fromEntries(overrides.ContainerOverrides[0].Environment.map((e) => [e.Name, e.Value]));
+    expect(envVars.INF_ID).toBe(ids.infId);
+    expect(JSON.parse(envVars.CTXT_INPUT)).toMatchObject({ infId: ids.infId, vmIds: ids.vmIds });
+    // The runner (here a fake that writes nothing) owns the VMs' final state.
+    for (const vm of await vmsOf(env, ids.infId)) expect(vm).toMatchObject({ state: 'running', ctxtState: 'pending' });
 
-    const withRecipes = await seedInfra(env.services, nodesRadl(2, "configure node (\n@begin\n- tasks: []\n@end\n)"));
-    expect((await runFlow(env, 'launch', withRecipes)).status).toBe('SUCCEEDED');
-    for (const vm of await vmsOf(env, withRecipes.infId)) expect(vm).toMatchObject({ state: 'running', ctxtState: 'pending' });
-    expect((await env.store.getInfrastructure(withRecipes.infId))?.configured).toBeUndefined();
-    expect(await env.store.getLog(withRecipes.infId, 'inf')).toMatch(/Contextualization pending: VMs 0, 1 wait for the contextualization agent/);
+    fail = true;
+    const again = await seedInfra(env.services, nodesRadl(1, ''));
+    expect((await runFlow(env, 'launch', again)).status).toBe('FAILED');
+    expect((await vmsOf(env, again.infId))[0]).toMatchObject({ state: 'unconfigured', ctxtState: 'failed' });
+    expect(await env.store.getLog(again.infId, 'inf')).toContain('Contextualization Error: The contextualization runner failed (exit code 1): boom');
   });
 
   it('an empty configure <system> () disables contextualization for its VMs (log "Contextualization disabled")', async () => {
@@ -331,11 +348,18 @@ describe('SSH wait against a real SSH server', () => {
         return l;
       }
     }
-    const env = makeEnv({ connectors: [new LocalHostDummy()], config: { WAIT_SSH_ACCCESS_TIMEOUT: '10' } });
+    const ran: unknown[] = [];
+    const env = makeEnv({
+      connectors: [new LocalHostDummy()],
+      config: { WAIT_SSH_ACCCESS_TIMEOUT: '10' },
+      orchestrator: { ecsRunTask: async (params) => ran.push(params) },
+    });
     const radl = nodesRadl(1, '').replace("network publica (outbound = 'yes')", `network publica (outbound = 'yes' and outports = '${port}-22')`);
     const { infId, vmIds } = await seedInfra(env.services, radl);
     expect((await runFlow(env, 'launch', { infId, vmIds })).status).toBe('SUCCEEDED');
     expect(logins).toEqual(['username']);
-    expect((await vmsOf(env, infId))[0]).toMatchObject({ state: 'configured', ctxtState: 'ok' });
+    // SSH answered: ready for the contextualization runner, which the flow started.
+    expect((await vmsOf(env, infId))[0]).toMatchObject({ state: 'running', ctxtState: 'pending' });
+    expect(ran).toHaveLength(1);
   });
 });

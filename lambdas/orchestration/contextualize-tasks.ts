@@ -90,22 +90,6 @@ async function setConfiguredFlag(services: Services, inf: InfraRecord, vms: VmRe
   }
 }
 
-/** No longer used by the flow (the runner replaced the placeholder); kept for the action table. */
-export async function reportContextualizationPending(services: Services, p: TaskPayload): Promise<Record<string, never>> {
-  const input = executionInput(p);
-  const only = intList(input, 'vmIds');
-  const vms = (await services.store.listVms(input.infId)).filter(
-    (v) => !v.destroyed && v.ctxtState === 'pending' && (!only || only.includes(v.vmId)),
-  );
-  await logLine(
-    services,
-    input.infId,
-    'inf',
-    `Contextualization pending: VMs ${vms.map((v) => v.vmId).join(', ')} wait for the contextualization agent, which is not available yet.`,
-  );
-  return {};
-}
-
 /** VMs still waiting for contextualization end unconfigured; the infrastructure's flag becomes false. */
 export async function markContextualizationFailed(services: Services, p: TaskPayload): Promise<Record<string, never>> {
   const input = executionInput(p);

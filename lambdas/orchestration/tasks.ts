@@ -6,7 +6,7 @@
  */
 import { ImError } from '#core/errors';
 import { VersionConflictError, type Services } from '#core/types';
-import { markContextualizationFailed, prepareContextualization, reportContextualizationPending } from '#orchestration/contextualize-tasks';
+import { markContextualizationFailed, prepareContextualization } from '#orchestration/contextualize-tasks';
 import {
   checkDestroy,
   checkRemove,
@@ -45,7 +45,6 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   markLaunchFailed,
   // contextualize
   prepareContextualization,
-  reportContextualizationPending,
   markContextualizationFailed,
   // destroy / remove
   prepareDestroy,

@@ -1,14 +1,19 @@
 /**
  * Wall time to create (sync) and then destroy (sync) infrastructures of 1, 10 and 50 Dummy VMs
- * with `contextualize ()` over REST on local mode (DynamoDB Local, in-process Step Functions).
- * Reference: the Python IM creates them in 0.032 / 0.122 / 0.419 s; the goal is ≥ 20× faster.
- * Same-run baseline: the latency of one DynamoDB Local read (every create needs a few dozen store
- * round trips, so it bounds what local mode can reach).
+ * with `contextualize ()` over REST on local mode (startLocal as `npm start`, DynamoDB Local in
+ * memory, in-process Step Functions). Reference: the Python IM creates them in 0.032 / 0.122 /
+ * 0.419 s; the goal is ≥ 20× faster.
  *
- *   npx tsx bench/create.ts [--rounds 5]
+ * Also counted: the DynamoDB requests of each create (a middleware on the store's client), and the
+ * same-run baseline of one DynamoDB Local round trip (GetItem and a conditional UpdateItem), which
+ * bounds what local mode can reach: a create needs a few sequential writes plus one per VM.
+ *
+ *   npx tsx bench/create.ts [--rounds 5] [--warmup 200] [--jvm throughput|startup]
+ *   INF_CACHE_TIME=0 npx tsx bench/create.ts      (without the record cache)
  */
 import { pathToFileURL } from 'node:url';
 import { startLocal } from '#local/server';
+import { STARTUP_JVM_OPTIONS, THROUGHPUT_JVM_OPTIONS } from '#local/dynamodb-local';
 
 const IM_SECONDS: Record<number, number> = { 1: 0.032, 10: 0.122, 50: 0.419 };
 const AUTH = 'type = InfrastructureManager; username = bench; password = bench-pass\\nid = one; type = Dummy';
@@ -20,52 +25,101 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)];
 };
 
-export async function run(opts: { rounds?: number; sizes?: number[] } = {}): Promise<{ name: string; lines: string[] }> {
+export interface CreateBenchOptions {
+  rounds?: number;
+  sizes?: number[];
+  /**
+   * Creates (1 and 2 VMs) before measuring (default 200, ~10 s): the JIT of Node and of DynamoDB
+   * Local (its C2 code), the owner's scrypt hash — a server that has run a while.
+   */
+  warmup?: number;
+  /** Extra IM options (e.g. INF_CACHE_TIME=0). */
+  env?: Record<string, string>;
+  /** DynamoDB Local's JVM: `throughput` (as npm start, default) or `startup` (as the tests). */
+  jvm?: 'throughput' | 'startup';
+}
+
+export async function run(opts: CreateBenchOptions = {}): Promise<{ name: string; lines: string[] }> {
   const rounds = opts.rounds ?? 5;
   const sizes = opts.sizes ?? [1, 10, 50];
+  const warmup = opts.warmup ?? 200;
   const lines: string[] = [];
   const local = await startLocal({
-    env: { LOG_LEVEL: 'SILENT', REST_PORT: '0', REST_ADDRESS: '127.0.0.1', TABLE_NAME: 'im-bench', MAX_SIMULTANEOUS_LAUNCHES: '20' },
+    env: { LOG_LEVEL: 'SILENT', REST_PORT: '0', REST_ADDRESS: '127.0.0.1', TABLE_NAME: 'im-bench', MAX_SIMULTANEOUS_LAUNCHES: '20', ...(opts.env ?? {}) },
     inMemory: true,
+    dynamoJvmOptions: opts.jvm === 'startup' ? STARTUP_JVM_OPTIONS : THROUGHPUT_JVM_OPTIONS,
   });
+  // DynamoDB requests made while counting (every request of the store goes through this client).
+  let counting = false;
+  let requests = 0;
+  local.dynamoClient.middlewareStack.add(
+    (next) => async (args) => {
+      if (counting) requests++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchRoundTripCounter' },
+  );
   try {
     const base = local.restUrl;
     const once = async (n: number) => {
+      requests = 0;
+      counting = true;
       const t0 = performance.now();
       const c = await fetch(`${base}/infrastructures`, { method: 'POST', headers: { Authorization: AUTH, 'Content-Type': 'text/plain' }, body: radl(n) });
       const uri = (await c.text()).trim();
       const t1 = performance.now();
+      counting = false;
+      const roundTrips = requests;
       if (c.status !== 200) throw new Error(`create failed: ${c.status} ${uri}`);
       const d = await fetch(uri, { method: 'DELETE', headers: { Authorization: AUTH } });
       await d.text();
       const t2 = performance.now();
       if (d.status !== 200) throw new Error(`destroy failed: ${d.status}`);
-      return { create: (t1 - t0) / 1000, destroy: (t2 - t1) / 1000 };
+      return { create: (t1 - t0) / 1000, destroy: (t2 - t1) / 1000, roundTrips };
     };
-    // Warm-up (JIT, scrypt hash of the owner, connections).
-    await once(1);
-    await once(2);
-    // Baseline: one DynamoDB Local read.
+    for (let i = 0; i < warmup; i++) await once(1 + (i % 2));
+    // Baseline: one DynamoDB Local round trip (through the store under the record cache, if any).
+    const store = local.services.store as typeof local.services.store & { readonly inner?: typeof local.services.store };
+    const raw = store.inner ?? store;
+    const probeId = `bench-probe-${Date.now()}`;
+    const now = Date.now();
+    await raw.createInfrastructure({
+      id: probeId, version: 1, owners: [], ownerKeys: [], status: 'active', createdAt: now, updatedAt: now,
+      radl: '[]', vmCounter: 0, adding: 0, privateNetworks: {}, snapshots: [],
+    });
     const reads: number[] = [];
+    const writes: number[] = [];
+    let version = 1;
     for (let i = 0; i < 50; i++) {
-      const t = performance.now();
-      await local.services.store.getInfrastructure('does-not-exist');
+      let t = performance.now();
+      await raw.getInfrastructure(probeId);
       reads.push(performance.now() - t);
+      t = performance.now();
+      version = (await raw.updateInfrastructure(probeId, version, { adding: i % 2 })).version;
+      writes.push(performance.now() - t);
     }
+    await raw.deleteInfrastructureData(probeId);
     const readMs = median(reads);
-    lines.push(`baseline: one DynamoDB Local GetItem, median ${readMs.toFixed(2)} ms`);
-    lines.push(`${'VMs'.padStart(4)} ${'create s'.padStart(9)} ${'destroy s'.padStart(10)} ${'IM s'.padStart(7)} ${'vs IM'.padStart(7)} ${'GetItems'.padStart(9)}`);
+    const writeMs = median(writes);
+    const cache = local.config.INF_CACHE_TIME;
+    lines.push(`baseline: one DynamoDB Local round trip, median GetItem ${readMs.toFixed(2)} ms, conditional UpdateItem ${writeMs.toFixed(2)} ms`);
+    lines.push(
+      `record cache: INF_CACHE_TIME=${cache === undefined ? 'unset (local default: unlimited)' : cache}; DynamoDB Local JVM: ${opts.jvm ?? 'throughput'}; ${warmup} warm-up creates, ${rounds} rounds, medians`,
+    );
+    lines.push(`${'VMs'.padStart(4)} ${'create s'.padStart(9)} ${'destroy s'.padStart(10)} ${'IM s'.padStart(7)} ${'vs IM'.padStart(7)} ${'requests'.padStart(9)} ${'in writes'.padStart(10)}`);
     for (const n of sizes) {
       const results = [];
       for (let r = 0; r < rounds; r++) results.push(await once(n));
       const create = median(results.map((x) => x.create));
       const destroy = median(results.map((x) => x.destroy));
+      const trips = median(results.map((x) => x.roundTrips));
       const im = IM_SECONDS[n];
       lines.push(
-        `${String(n).padStart(4)} ${create.toFixed(3).padStart(9)} ${destroy.toFixed(3).padStart(10)} ${im ? im.toFixed(3).padStart(7) : '      -'} ${im ? `${(im / create).toFixed(2)}×`.padStart(7) : '      -'} ${(create * 1000 / readMs).toFixed(0).padStart(9)}`,
+        `${String(n).padStart(4)} ${create.toFixed(3).padStart(9)} ${destroy.toFixed(3).padStart(10)} ${im ? im.toFixed(3).padStart(7) : '      -'} ${im ? `${(im / create).toFixed(2)}×`.padStart(7) : '      -'} ${String(trips).padStart(9)} ${((create * 1000) / writeMs).toFixed(1).padStart(10)}`,
       );
     }
-    lines.push('vs IM = IM create time / our create time (> 1 is faster; goal ≥ 20×). GetItems = create time in units of one store read.');
+    lines.push('vs IM = IM create time / our create time (> 1 is faster; goal ≥ 20×). requests = DynamoDB requests per create;');
+    lines.push('in writes = create time in units of one DynamoDB Local conditional write (the floor of each sequential step).');
   } finally {
     await local.stop();
   }
@@ -73,8 +127,14 @@ export async function run(opts: { rounds?: number; sizes?: number[] } = {}): Pro
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const i = process.argv.indexOf('--rounds');
-  const r = await run({ rounds: i > 0 ? Number(process.argv[i + 1]) : undefined });
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  const env: Record<string, string> = {};
+  if (process.env.INF_CACHE_TIME !== undefined) env.INF_CACHE_TIME = process.env.INF_CACHE_TIME;
+  const jvm = process.argv.includes('--jvm') ? (process.argv[process.argv.indexOf('--jvm') + 1] as 'throughput' | 'startup') : undefined;
+  const r = await run({ rounds: arg('--rounds'), warmup: arg('--warmup'), env, jvm });
   console.log(`# ${r.name} (node ${process.version})`);
   for (const l of r.lines) console.log(l);
 }

@@ -1,20 +1,32 @@
 /**
- * REST throughput on local mode: requests/s, p50 and p99 for GET /version and
- * GET /infrastructures/{id}/state, with 10 keep-alive connections from a load generator running in
- * a worker thread (its own event loop; `wrk` is used instead when installed). Same-run baseline: a
- * bare node:http server answering "ok". Reference: the Python IM serves 4,071 req/s (/version) and
- * 608 req/s (/infrastructures) on comparable hardware; the goal is ≥ 10×.
+ * REST throughput on local mode (`startLocal`, as `npm start` but DynamoDB Local in memory), measured
+ * like the reference: `wrk -t1 -c10 -d<N>s --latency` (one thread, 10 keep-alive connections) for
+ *   - GET /version                         (no auth, no store access),
+ *   - GET /infrastructures                 (the caller owns INFRAS infrastructures, as a user would),
+ *   - GET /infrastructures/{id}/state      (auth, the record, its VM list, a refresh of the VM).
+ * Same-run baseline: a bare node:http server answering "ok" under the same load, and the DynamoDB
+ * Local GetItem rate with 10 callers (the store ceiling when the record cache is off). Ratios against
+ * the Python IM on comparable hardware: 4,071 req/s (/version), 608 req/s (/infrastructures, p50
+ * 16 ms); the goal is ≥ 10×.
  *
- *   npx tsx bench/rest.ts [--seconds 5]
+ * wrk is used when it is on the PATH (installed with `apt-get install -y wrk` when missing and running
+ * as root); otherwise an in-Node load generator in a worker thread (its own event loop) stands in.
+ *
+ *   npx tsx bench/rest.ts [--seconds 5] [--infras 20] [--node] [--jvm throughput|startup]
+ *   (--node: force the in-Node generator; --jvm: DynamoDB Local's JVM, default as npm start)
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { startLocal } from '#local/server';
+import { STARTUP_JVM_OPTIONS, THROUGHPUT_JVM_OPTIONS } from '#local/dynamodb-local';
 
 const IM_VERSION_RPS = 4071;
-const IM_INFRA_RPS = 608;
+const IM_LIST_RPS = 608;
+const IM_LIST_P50_MS = 16;
+const GOAL = 10;
 
 export interface LoadResult {
   rps: number;
@@ -22,7 +34,77 @@ export interface LoadResult {
   p99: number;
   errors: number;
   requests: number;
+  tool: 'wrk' | 'node';
 }
+
+export interface LoadOptions {
+  headers?: Record<string, string>;
+  connections?: number;
+  seconds?: number;
+  /** Seconds of unrecorded load first (JIT, caches). */
+  warmup?: number;
+  /** Force the in-Node generator even when wrk is available. */
+  node?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk
+// ---------------------------------------------------------------------------------------------
+
+let wrkChecked: boolean | undefined;
+
+/** True when `wrk` runs; installs it (apt-get) when missing and this process is root. */
+export function ensureWrk(): boolean {
+  if (wrkChecked !== undefined) return wrkChecked;
+  const works = () => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
+  if (!works() && process.getuid?.() === 0) {
+    const install = () => spawnSync('apt-get', ['install', '-y', '-q', 'wrk'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (install().status !== 0) {
+      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
+      install();
+    }
+  }
+  wrkChecked = works();
+  return wrkChecked;
+}
+
+/** `1.23ms` / `456.00us` / `1.20s` → ms. */
+function wrkDuration(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+/** Parses wrk's `--latency` report. */
+export function parseWrk(out: string): Omit<LoadResult, 'tool'> {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const pct = (p: string) => wrkDuration(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  if (!Number.isFinite(rps)) throw new Error(`cannot parse wrk output:\n${out}`);
+  return { rps, p50: pct('50'), p99: pct('99'), requests, errors: non2xx + socketErrors };
+}
+
+function runWrk(url: string, seconds: number, connections: number, headers: Record<string, string>): Promise<string> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  args.push(url);
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited with ${code}: ${out}`))));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-Node fallback generator
+// ---------------------------------------------------------------------------------------------
 
 /** The load generator: `connections` loops over one keep-alive agent, for `seconds`. */
 const GENERATOR = `
@@ -67,18 +149,23 @@ async function phase(ms, record) {
 })();
 `;
 
-export function load(url: string, opts: { headers?: Record<string, string>; connections?: number; seconds?: number; warmup?: number } = {}): Promise<LoadResult> {
+function nodeLoad(url: string, opts: Required<Omit<LoadOptions, 'node'>>): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(GENERATOR, {
-      eval: true,
-      workerData: { url, headers: opts.headers ?? {}, connections: opts.connections ?? 10, seconds: opts.seconds ?? 5, warmup: opts.warmup ?? 1 },
-    });
-    w.once('message', (m: LoadResult) => {
-      resolve(m);
+    const w = new Worker(GENERATOR, { eval: true, workerData: { url, ...opts } });
+    w.once('message', (m: Omit<LoadResult, 'tool'>) => {
+      resolve({ ...m, tool: 'node' });
       void w.terminate();
     });
     w.once('error', reject);
   });
+}
+
+/** Load on `url` with `connections` keep-alive connections: wrk when available, else the in-Node generator. */
+export async function load(url: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  const o = { headers: opts.headers ?? {}, connections: opts.connections ?? 10, seconds: opts.seconds ?? 5, warmup: opts.warmup ?? 1 };
+  if (opts.node || !ensureWrk()) return nodeLoad(url, o);
+  if (o.warmup > 0) await runWrk(url, o.warmup, o.connections, o.headers);
+  return { ...parseWrk(await runWrk(url, o.seconds, o.connections, o.headers)), tool: 'wrk' };
 }
 
 async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -99,53 +186,85 @@ async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
   };
 }
 
+// Sent as is (wrk -H): `\n` inside the header value is the auth-line separator of the REST API.
 const AUTH = 'type = InfrastructureManager; username = bench; password = bench-pass\\nid = one; type = Dummy';
 const RADL = "network pub (outbound = 'yes')\nsystem node ( cpu.count >= 1 and memory.size >= 512m and net_interface.0.connection = 'pub' )\ncontextualize ()\ndeploy node 1\n";
 
 const fmt = (r: LoadResult) =>
-  `${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  (${r.requests} requests, ${r.errors} errors)`;
+  `${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  (${r.requests} requests, ${r.errors} errors, ${r.tool})`;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
-export async function run(opts: { seconds?: number } = {}): Promise<{ name: string; lines: string[] }> {
+export interface RestBenchOptions {
+  seconds?: number;
+  /** Infrastructures owned by the caller (the list answers all of them). Default 20. */
+  infras?: number;
+  /** Force the in-Node generator. */
+  node?: boolean;
+  /** Extra IM options for local mode (e.g. INF_CACHE_TIME=0 to measure without the record cache). */
+  env?: Record<string, string>;
+  /** DynamoDB Local's JVM: `throughput` (as npm start, default) or `startup` (as the tests). */
+  jvm?: 'throughput' | 'startup';
+}
+
+export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; lines: string[] }> {
   const seconds = opts.seconds ?? 5;
+  const infras = opts.infras ?? 20;
+  const lo = { seconds, node: opts.node };
   const lines: string[] = [];
   const bare = await bareServer();
-  const baseline = await load(bare.url, { seconds });
+  const baseline = await load(bare.url, lo);
   await bare.close();
-  lines.push(`baseline  bare node:http "ok"        ${fmt(baseline)}`);
+  lines.push(`baseline  bare node:http "ok"             ${fmt(baseline)}`);
 
-  const local = await startLocal({ env: { LOG_LEVEL: 'SILENT', REST_PORT: '0', REST_ADDRESS: '127.0.0.1', TABLE_NAME: 'im-bench' }, inMemory: true });
+  const local = await startLocal({
+    env: { LOG_LEVEL: 'SILENT', REST_PORT: '0', REST_ADDRESS: '127.0.0.1', TABLE_NAME: 'im-bench', ...(opts.env ?? {}) },
+    inMemory: true,
+    dynamoJvmOptions: opts.jvm === 'startup' ? STARTUP_JVM_OPTIONS : THROUGHPUT_JVM_OPTIONS,
+  });
   try {
     const base = local.restUrl;
-    const created = await fetch(`${base}/infrastructures`, { method: 'POST', headers: { Authorization: AUTH, 'Content-Type': 'text/plain' }, body: RADL });
-    const uri = (await created.text()).trim();
-    if (created.status !== 200) throw new Error(`setup create failed: ${created.status} ${uri}`);
-    // Same-run ceiling of the store: DynamoDB Local reads with 10 concurrent callers.
+    const uris: string[] = [];
+    for (let i = 0; i < infras; i++) {
+      const created = await fetch(`${base}/infrastructures`, { method: 'POST', headers: { Authorization: AUTH, 'Content-Type': 'text/plain' }, body: RADL });
+      const uri = (await created.text()).trim();
+      if (created.status !== 200) throw new Error(`setup create failed: ${created.status} ${uri}`);
+      uris.push(uri);
+    }
+    const uri = uris[0];
+    // Same-run ceiling of the store itself: DynamoDB Local GetItem with 10 concurrent callers
+    // (through the services' store: with the record cache on, its underlying store).
     const infId = uri.split('/').pop() as string;
-    const end = Date.now() + seconds * 1000;
+    const store = local.services.store as typeof local.services.store & { readonly inner?: typeof local.services.store };
+    const raw = store.inner ?? store;
+    const end = Date.now() + Math.min(seconds, 3) * 1000;
     let reads = 0;
+    const t0 = Date.now();
     await Promise.all(
       Array.from({ length: 10 }, async () => {
         while (Date.now() < end) {
-          await local.services.store.getInfrastructure(infId);
+          await raw.getInfrastructure(infId);
           reads++;
         }
       }),
     );
-    const readRate = reads / seconds;
-    const version = await load(`${base}/version`, { seconds });
-    const state = await load(`${uri}/state`, { seconds, headers: { Authorization: AUTH } });
-    const list = await load(`${base}/infrastructures`, { seconds, headers: { Authorization: AUTH } });
-    lines.push(`baseline  DynamoDB Local GetItem, 10 callers: ${readRate.toFixed(0)} reads/s (/state and the list need 2 store round trips each → ≤ ${(readRate / 2).toFixed(0)} req/s here)`);
-    lines.push(`GET /version                          ${fmt(version)}`);
-    lines.push(`GET /infrastructures/{id}/state       ${fmt(state)}`);
-    lines.push(`GET /infrastructures                  ${fmt(list)}`);
+    const readRate = reads / ((Date.now() - t0) / 1000);
+    const auth = { Authorization: AUTH };
+    const version = await load(`${base}/version`, lo);
+    const list = await load(`${base}/infrastructures`, { ...lo, headers: auth });
+    const state = await load(`${uri}/state`, { ...lo, headers: auth });
+    const cache = local.config.INF_CACHE_TIME;
+    lines.push(`baseline  DynamoDB Local GetItem, 10 callers: ${readRate.toFixed(0)} reads/s`);
+    lines.push(`record cache: INF_CACHE_TIME=${cache === undefined ? 'unset (local default: unlimited)' : cache}; DynamoDB Local JVM: ${opts.jvm ?? 'throughput'}`);
+    lines.push(`GET /version                              ${fmt(version)}`);
+    lines.push(`GET /infrastructures (${String(infras).padStart(2)} owned)           ${fmt(list)}`);
+    lines.push(`GET /infrastructures/{id}/state           ${fmt(state)}`);
+    lines.push(`/version:         ${ratio(version.rps, baseline.rps)} the bare server, ${ratio(version.rps, IM_VERSION_RPS)} the Python IM (4,071 req/s; goal ≥ ${GOAL}×)`);
     lines.push(
-      `/version: ${(version.rps / baseline.rps).toFixed(2)}× the bare server, ${(version.rps / IM_VERSION_RPS).toFixed(2)}× the Python IM (4,071 req/s; goal ≥ 10×)`,
+      `/infrastructures: ${ratio(list.rps, baseline.rps)} the bare server, ${ratio(list.rps, IM_LIST_RPS)} the Python IM (608 req/s; goal ≥ ${GOAL}×), p50 ${list.p50.toFixed(2)} ms vs ${IM_LIST_P50_MS} ms`,
     );
-    lines.push(
-      `/state:   ${(state.rps / (readRate / 2)).toFixed(2)}× the store ceiling, ${(state.rps / baseline.rps).toFixed(2)}× the bare server, ${(state.rps / IM_INFRA_RPS).toFixed(2)}× the Python IM /infrastructures (608 req/s; goal ≥ 10×)`,
-    );
-    lines.push(`/infrastructures (list): ${(list.rps / IM_INFRA_RPS).toFixed(2)}× the Python IM (608 req/s)`);
+    lines.push(`/state:           ${ratio(state.rps, baseline.rps)} the bare server, ${ratio(state.rps, IM_LIST_RPS)} the Python IM /infrastructures (608 req/s)`);
+    const errors = version.errors + list.errors + state.errors;
+    if (errors > 0) lines.push(`WARNING: ${errors} non-2xx answers or socket errors (the figures above count them as requests)`);
   } finally {
     await local.stop();
   }
@@ -153,8 +272,15 @@ export async function run(opts: { seconds?: number } = {}): Promise<{ name: stri
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const i = process.argv.indexOf('--seconds');
-  const r = await run({ seconds: i > 0 ? Number(process.argv[i + 1]) : undefined });
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const num = (name: string) => (arg(name) === undefined ? undefined : Number(arg(name)));
+  const env: Record<string, string> = {};
+  if (process.env.INF_CACHE_TIME !== undefined) env.INF_CACHE_TIME = process.env.INF_CACHE_TIME;
+  const jvm = arg('--jvm') as 'throughput' | 'startup' | undefined;
+  const r = await run({ seconds: num('--seconds'), infras: num('--infras'), node: process.argv.includes('--node'), env, jvm });
   console.log(`# ${r.name} (node ${process.version})`);
   for (const l of r.lines) console.log(l);
 }

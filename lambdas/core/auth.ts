@@ -5,7 +5,7 @@
  * Nothing here logs or returns a password: owners are stored as `scrypt$salt$hash`, and the
  * in-process caches that keep the hot path fast are keyed by sha256 digests.
  */
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { AuthItem, Identity, InfraRecord, OwnerRecord, Services } from '#core/types';
 import { adminUsers, type Config } from '#core/config';
@@ -198,12 +198,50 @@ const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\
 
 /** (username, password) digest → the hash made for it in this process (reused: scrypt is slow). */
 const hashCache = new Map<string, string>();
-/** (stored hash, password) digest → verification result. */
-const verifyCache = new Map<string, boolean>();
+/**
+ * Verification results: stored hash → password digest ({@link passwordDigest}) → result. Two levels,
+ * so that checking one caller against many records (listings) digests the password once.
+ */
+const verifyCache = new Map<string, Map<string, boolean>>();
+const VERIFY_PER_HASH_MAX = 16;
 
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   if (map.size >= CACHE_MAX) map.delete(map.keys().next().value as string);
   map.set(key, value);
+}
+
+/** Per-process random key of the password digests: no plain sha256 of a password is kept. */
+const DIGEST_KEY = randomBytes(32);
+
+/** The keyed digest of a password that the verification cache is keyed by. */
+function passwordDigest(password: string): string {
+  return createHmac('sha256', DIGEST_KEY).update(password).digest('hex');
+}
+
+/** Digests of the identities of a request (an identity is checked against every record of a listing). */
+const identityDigests = new WeakMap<Identity, string>();
+
+function identityDigest(identity: Identity): string {
+  let d = identityDigests.get(identity);
+  if (d === undefined) {
+    d = passwordDigest(identity.password);
+    identityDigests.set(identity, d);
+  }
+  return d;
+}
+
+function cachedVerification(stored: string, digest: string): boolean | undefined {
+  return verifyCache.get(stored)?.get(digest);
+}
+
+function rememberVerification(stored: string, digest: string, ok: boolean): void {
+  let byPassword = verifyCache.get(stored);
+  if (!byPassword) {
+    byPassword = new Map();
+    remember(verifyCache, stored, byPassword);
+  }
+  if (byPassword.size >= VERIFY_PER_HASH_MAX) byPassword.delete(byPassword.keys().next().value as string);
+  byPassword.set(digest, ok);
 }
 
 /** `ownerKey` = sha256 hex of the username (feeds the owner index). */
@@ -216,14 +254,12 @@ export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
   const key = await scrypt(password, salt);
   const hash = `scrypt$${salt.toString('base64')}$${key.toString('base64')}`;
-  remember(verifyCache, sha256(hash, password), true);
+  rememberVerification(hash, passwordDigest(password), true);
   return hash;
 }
 
-/** Constant-time check of a password against a stored hash (cached per process). */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const cacheKey = sha256(stored, password);
-  const cached = verifyCache.get(cacheKey);
+async function verifyDigested(password: string, digest: string, stored: string): Promise<boolean> {
+  const cached = cachedVerification(stored, digest);
   if (cached !== undefined) return cached;
   const [scheme, saltB64, hashB64] = stored.split('$');
   let ok = false;
@@ -232,8 +268,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
     const actual = await scrypt(password, Buffer.from(saltB64, 'base64'));
     ok = expected.length === actual.length && timingSafeEqual(expected, actual);
   }
-  remember(verifyCache, cacheKey, ok);
+  rememberVerification(stored, digest, ok);
   return ok;
+}
+
+/** Constant-time check of a password against a stored hash (cached per process). */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  return verifyDigested(password, passwordDigest(password), stored);
 }
 
 /** The owner record of an identity (the hash is reused for the same pair within the process). */
@@ -356,14 +397,34 @@ export function callerIsAdmin(caller: Caller): boolean {
   return caller.identities.some((i) => i.admin);
 }
 
-/** The ownership rule (auth.md §7): admin, or username + password (+ token rule) of some owner. */
-export async function isAuthorized(inf: Pick<InfraRecord, 'owners'>, caller: Caller): Promise<boolean> {
+/**
+ * The ownership rule decided from this process's verification cache alone: true / false, or
+ * undefined when some password still has to be checked (scrypt) — then use {@link isAuthorized}.
+ */
+export function isAuthorizedCached(inf: Pick<InfraRecord, 'owners'>, caller: Caller): boolean | undefined {
   if (callerIsAdmin(caller)) return true;
+  let unknown = false;
   for (const id of caller.identities) {
     for (const owner of inf.owners) {
       if (owner.username !== id.username) continue;
       if (owner.usedToken && !id.usedToken) continue;
-      if (await verifyPassword(id.password, owner.passwordHash)) return true;
+      const ok = cachedVerification(owner.passwordHash, identityDigest(id));
+      if (ok === true) return true;
+      if (ok === undefined) unknown = true;
+    }
+  }
+  return unknown ? undefined : false;
+}
+
+/** The ownership rule (auth.md §7): admin, or username + password (+ token rule) of some owner. */
+export async function isAuthorized(inf: Pick<InfraRecord, 'owners'>, caller: Caller): Promise<boolean> {
+  const known = isAuthorizedCached(inf, caller);
+  if (known !== undefined) return known;
+  for (const id of caller.identities) {
+    for (const owner of inf.owners) {
+      if (owner.username !== id.username) continue;
+      if (owner.usedToken && !id.usedToken) continue;
+      if (await verifyDigested(id.password, identityDigest(id), owner.passwordHash)) return true;
     }
   }
   return false;

@@ -102,6 +102,13 @@ export function vmHandle(vm: VmRecord, system: System, infRadl: Radl): VmHandle 
 }
 
 /**
+ * VM records that a refresh left unchanged without asking the provider, with the infrastructure flag
+ * they were refined with. The record cache (lambdas/store/cached-store.ts) hands out the same frozen
+ * objects until the next write, so repeated reads (GET …/state) skip re-parsing the VM RADL.
+ */
+const settled = new WeakMap<VmRecord, { configured: boolean | undefined }>();
+
+/**
  * Refreshes a VM (lifecycle.md §1.1) and persists what changed (conditional on the version read;
  * on a concurrent change the newer record is returned, refined, without asking the provider again).
  *
@@ -119,13 +126,20 @@ export async function refreshVm(
 
   const { config, logger } = services;
   const now = services.now();
+  const due = opts.force === true || now - vm.lastUpdate > config.VM_INFO_UPDATE_FREQUENCY * 1000;
+  const graceOver = !vm.creating && now - vm.lastUpdate > config.VM_INFO_UPDATE_ERROR_GRACE_PERIOD * 1000;
+  // Not due and within the grace period, the outcome depends on the record and the infrastructure's
+  // flag only: a record already found unchanged for this flag is returned as it is.
+  if (!due && !graceOver) {
+    const memo = settled.get(vm);
+    if (memo && memo.configured === inf.configured) return vm;
+  }
   const radl = parseVmInfo(vm);
   let system = vmSystem(radl, vm);
   let state: VmState = vm.state;
   let cloudData = vm.cloudData;
   let lastUpdate = vm.lastUpdate;
 
-  const due = opts.force === true || now - vm.lastUpdate > config.VM_INFO_UPDATE_FREQUENCY * 1000;
   if (due && vm.providerId) {
     try {
       const connector = services.connectors.get(vm.cloudType);
@@ -155,7 +169,10 @@ export async function refreshVm(
   if (info !== vm.info) patch.info = info;
   if (lastUpdate !== vm.lastUpdate) patch.lastUpdate = lastUpdate;
   if (cloudData !== vm.cloudData) patch.cloudData = cloudData;
-  if (Object.keys(patch).length === 0) return vm;
+  if (Object.keys(patch).length === 0) {
+    if (!due && !graceOver) settled.set(vm, { configured: inf.configured });
+    return vm;
+  }
   try {
     return await services.store.updateVm(vm.infId, vm.vmId, vm.version, patch);
   } catch (err) {

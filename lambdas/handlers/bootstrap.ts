@@ -3,7 +3,8 @@
  * start and reused while the container is warm.
  *
  *  - config: getConfig() (environment set by the CDK app);
- *  - store: DynamoInfrastructureStore on TABLE_NAME (DYNAMODB_ENDPOINT when set);
+ *  - store: DynamoInfrastructureStore on TABLE_NAME (DYNAMODB_ENDPOINT when set), behind the record
+ *    cache (lambdas/store/cached-store.ts) only when INF_CACHE_TIME > 0 (default 0 here);
  *  - orchestrator: Step Functions, with the state machine ARN of each workflow taken from
  *    STATE_MACHINE_ARNS (JSON `{"launch": "<arn>", …}`), else STATE_MACHINE_ARN_<WORKFLOW>
  *    (e.g. STATE_MACHINE_ARN_LAUNCH), else STATE_MACHINE_ARN_PREFIX + workflow name;
@@ -22,6 +23,7 @@ import { createLogger, type LogLevel } from '#core/logger';
 import { createSecretBox } from '#core/secrets';
 import type { Services, WorkflowName } from '#core/types';
 import { DynamoInfrastructureStore } from '#store/dynamodb-store';
+import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { createSfnOrchestrator } from '#orchestration/sfn-orchestrator';
 import { createConnectorRegistry } from '#connectors/registry';
 
@@ -130,7 +132,11 @@ async function buildAwsServices(env: Env = process.env): Promise<Services> {
   const config = getConfig();
   const logger = createLogger({ level: config.LOG_LEVEL as LogLevel });
   const dynamo = new DynamoDBClient({ region: config.AWS_REGION, ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}) });
-  const store = new DynamoInfrastructureStore({ client: dynamo, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
+  const dynamoStore = new DynamoInfrastructureStore({ client: dynamo, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
+  // Many Lambda instances write the same records: no record cache unless INF_CACHE_TIME asks for one
+  // (then a record read may be up to INF_CACHE_TIME seconds old; conditional writes stay safe).
+  const maxAgeMs = cacheMaxAgeMs(config.INF_CACHE_TIME, 0);
+  const store = maxAgeMs > 0 ? new CachedInfrastructureStore(dynamoStore, { maxAgeMs }) : dynamoStore;
   const orchestrator = createSfnOrchestrator({ client: new SFNClient({ region: config.AWS_REGION }), arns: workflowArns(env, config) });
   const secrets = createSecretBox(await secretKey(config, env));
   return { config, store, connectors: createConnectorRegistry(), orchestrator, logger, secrets, now: Date.now };

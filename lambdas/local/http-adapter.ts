@@ -8,6 +8,7 @@
  * reaches the handler truncated to that size, so that its 413 answer applies without buffering it.
  */
 import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -22,6 +23,22 @@ export interface HttpAdapterOptions {
   /** Function name in the Lambda context. */
   functionName?: string;
 }
+
+/**
+ * Neither Content-Length (> 0) nor Transfer-Encoding: the request has no body to wait for. Reads
+ * rawHeaders (req.headers is built lazily, on first access).
+ */
+function hasNoBody(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return false;
+    if (name.length === 14 && name.toLowerCase() === 'content-length' && raw[i + 1].trim() !== '0') return false;
+  }
+  return true;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -39,24 +56,56 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function isUtf8(buf: Buffer): boolean {
-  return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
+/** `requestTime` as API Gateway writes it (`21/Nov/2026:07:06:14 +0000`), computed once per second. */
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+let timeSecond = -1;
+let timeText = '';
+function requestTime(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== timeSecond) {
+    const d = new Date(second * 1000);
+    const p = (n: number) => String(n).padStart(2, '0');
+    timeText = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+    timeSecond = second;
+  }
+  return timeText;
+}
+
+/**
+ * A request target that `new URL()` would leave as it is: absolute path, unreserved characters and
+ * percent escapes only, no dot segments, no `//` start (which URL reads as a host). Such a target
+ * is its own path, which spares a URL parse per request.
+ */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9\-._~%/]*$/;
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+
+function pathAndQuery(target: string): { path: string; query: [string, string][] } {
+  if (PLAIN_PATH.test(target) && !DOT_SEGMENT.test(target)) return { path: target, query: [] };
+  const url = new URL(target, 'http://local');
+  return { path: url.pathname, query: [...url.searchParams] };
 }
 
 /** The proxy event API Gateway would send for this request. */
 export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: string; localPort: number }): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i];
-    const value = req.rawHeaders[i + 1];
+  /** Lower-case name → the spelling of its first occurrence (repeated headers are grouped under it). */
+  const spelling = new Map<string, string>();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
     const lower = name.toLowerCase();
-    const key = Object.keys(multiValueHeaders).find((k) => k.toLowerCase() === lower) ?? name;
-    (multiValueHeaders[key] ??= []).push(value);
+    let key = spelling.get(lower);
+    if (key === undefined) {
+      key = name;
+      spelling.set(lower, name);
+      multiValueHeaders[key] = [value];
+    } else multiValueHeaders[key].push(value);
     headers[key] = value;
   }
   const setDefault = (name: string, value: string) => {
-    if (Object.keys(headers).some((k) => k.toLowerCase() === name.toLowerCase())) return;
+    if (spelling.has(name.toLowerCase())) return;
     headers[name] = value;
     multiValueHeaders[name] = [value];
   };
@@ -65,19 +114,20 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: 
   setDefault('X-Forwarded-Port', String(opts.localPort));
   setDefault('X-Forwarded-For', sourceIp);
 
-  const url = new URL(req.url ?? '/', 'http://local');
-  const path = url.pathname;
+  const { path, query: pairs } = pathAndQuery(req.url ?? '/');
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams) {
+  for (const [k, v] of pairs) {
     query[k] = v;
     (multiQuery[k] ??= []).push(v);
   }
-  const hasQuery = Object.keys(query).length > 0;
+  const hasQuery = pairs.length > 0;
   const binary = body.length > 0 && !isUtf8(body);
   const now = Date.now();
   const method = (req.method ?? 'GET').toUpperCase();
-  const host = headers.Host ?? headers.host ?? `127.0.0.1:${opts.localPort}`;
+  const hostKey = spelling.get('host');
+  const host = (hostKey === undefined ? undefined : headers[hostKey]) ?? `127.0.0.1:${opts.localPort}`;
+  const uaKey = spelling.get('user-agent');
   return {
     resource: '/{proxy+}',
     path,
@@ -111,14 +161,14 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: 
         principalOrgId: null,
         sourceIp,
         user: null,
-        userAgent: (headers['User-Agent'] ?? headers['user-agent'] ?? null) as string,
+        userAgent: (uaKey === undefined ? null : headers[uaKey]) as string,
         userArn: null,
       },
       // No stage in local URLs: requestContext.path is the path itself.
       path,
       protocol: `HTTP/${req.httpVersion}`,
       requestId: randomUUID(),
-      requestTime: new Date(now).toUTCString(),
+      requestTime: requestTime(now),
       requestTimeEpoch: now,
       resourceId: 'local',
       resourcePath: '/{proxy+}',
@@ -141,36 +191,62 @@ function lambdaContext(functionName: string, requestId: string): Context {
   } as unknown as Context;
 }
 
-/** Writes a proxy result (headers, multiValueHeaders, base64 bodies). */
+/**
+ * Writes a proxy result (headers, multiValueHeaders, base64 bodies). Text bodies are written as
+ * strings: node:http then sends the header block and the body in one write.
+ */
 export function writeProxyResult(res: ServerResponse, result: APIGatewayProxyResult): void {
-  const body = result.body ? Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
+  const body: string | Buffer = !result.body ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
-  for (const [k, vs] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = vs.map(String);
-  headers['Content-Length'] = String(body.length);
+  const single = result.headers;
+  if (single) for (const k in single) headers[k] = String(single[k]);
+  const multi = result.multiValueHeaders;
+  if (multi) for (const k in multi) headers[k] = multi[k].map(String);
+  headers['Content-Length'] = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
   res.writeHead(result.statusCode, headers);
   res.end(body);
 }
 
-/** A node:http request listener that calls `handler` with proxy events. */
+/** The last resort when the handler throws (it maps every error itself): 500, no details to the client. */
+function adapterFailure(res: ServerResponse, err: unknown): void {
+  console.error(JSON.stringify({ level: 'ERROR', msg: 'Local adapter error', error: err instanceof Error ? err.message : String(err) }));
+  if (!res.headersSent) writeProxyResult(res, { statusCode: 500, headers: { 'Content-Type': 'text/plain' }, body: 'Internal error. The details were logged.' });
+  else res.destroy();
+}
+
+/**
+ * A node:http request listener that calls `handler` with proxy events. No per-request logging here:
+ * local mode has no access log (the handler logs failures), so the hot path writes nothing.
+ */
 export function createRequestListener(handler: ProxyHandler, opts: HttpAdapterOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const stage = opts.stage ?? 'local';
   const functionName = opts.functionName ?? 'im-rest-local';
+  const dispatch = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+    try {
+      const localPort = (req.socket.localPort as number | undefined) ?? 0;
+      const event = toProxyEvent(req, body, { stage, localPort });
+      handler(event, lambdaContext(functionName, event.requestContext.requestId)).then(
+        (result) => {
+          try {
+            writeProxyResult(res, result);
+          } catch (err) {
+            adapterFailure(res, err);
+          }
+        },
+        (err: unknown) => adapterFailure(res, err),
+      );
+    } catch (err) {
+      adapterFailure(res, err);
+    }
+  };
   return (req, res) => {
-    void (async () => {
-      try {
-        const body = await readBody(req, opts.maxBodySize);
-        const localPort = (req.socket.localPort as number | undefined) ?? 0;
-        const event = toProxyEvent(req, body, { stage, localPort });
-        const result = await handler(event, lambdaContext(functionName, event.requestContext.requestId));
-        writeProxyResult(res, result);
-      } catch (err) {
-        // The handler maps every error itself; this is a last resort (no details to the client).
-        console.error(JSON.stringify({ level: 'ERROR', msg: 'Local adapter error', error: err instanceof Error ? err.message : String(err) }));
-        if (!res.headersSent) writeProxyResult(res, { statusCode: 500, headers: { 'Content-Type': 'text/plain' }, body: 'Internal error. The details were logged.' });
-        else res.destroy();
-      }
-    })();
+    // Requests without a body (GET, HEAD, DELETE…) go straight on: no wait for the stream's end.
+    if (hasNoBody(req)) dispatch(req, res, EMPTY);
+    else
+      readBody(req, opts.maxBodySize).then(
+        (body) => dispatch(req, res, body),
+        (err: unknown) => adapterFailure(res, err),
+      );
   };
 }
 

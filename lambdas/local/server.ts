@@ -2,7 +2,10 @@
  * Local mode: DynamoDB Local (persistent under IM_DATA_DIR/dynamodb, or in memory), the table,
  * local Services (the in-process orchestrator running the same ASL files, a persistent
  * SECRET_KEY in IM_DATA_DIR/secret.key unless SECRET_KEY is set), and the REST API on
- * REST_ADDRESS:REST_PORT through the API Gateway event adapter calling the Lambda handler.
+ * REST_ADDRESS:REST_PORT through the API Gateway event adapter calling the Lambda handler. The
+ * store is the DynamoDB store behind this process's record cache (lambdas/store/cached-store.ts:
+ * unlimited unless INF_CACHE_TIME is set; writes by other processes — `npm run purge`, another
+ * server on the same data — are not seen until the entries age out).
  *
  * Shared by `npm start` (lambdas/local/main.ts) and the integration tests. Other front ends (the
  * XML-RPC server on XMLRCP_ADDRESS:XMLRCP_PORT) plug in through {@link LocalOptions.frontEnds}:
@@ -25,9 +28,9 @@ import { createSecretBox, generateSecretKey } from '#core/secrets';
 import { createConnectorRegistry } from '#connectors/registry';
 import { DynamoInfrastructureStore, createTable } from '#store/dynamodb-store';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
-import { createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
+import { THROUGHPUT_JVM_OPTIONS, createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
 import { createLocalOrchestrator, type LocalOrchestrator } from '#local/local-orchestrator';
-import { localRunTask } from '#runner/local-task';
+import { localRunTask, overrideEnvironment } from '#runner/local-task';
 import type { SshProbe } from '#orchestration/ssh-probe';
 import { setServicesProvider } from '#handlers/bootstrap';
 import { handler as restHandler } from '#handlers/rest';
@@ -57,6 +60,11 @@ export interface LocalOptions {
   inMemory?: boolean;
   /** Fixed DynamoDB Local port (default: a free one). */
   dynamoPort?: number;
+  /**
+   * JVM options of DynamoDB Local: default THROUGHPUT_JVM_OPTIONS (a long-running server); tests
+   * pass STARTUP_JVM_OPTIONS (start ~0.2 s sooner, short sessions). See lambdas/local/dynamodb-local.ts.
+   */
+  dynamoJvmOptions?: readonly string[];
   /** Multiplies the Wait states of the workflows (tests: small). */
   waitTimeScale?: number;
   /** SSH probe for the launch flow (tests: a fake). */
@@ -110,7 +118,11 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
   const config = buildConfig(opts);
   setConfig(config);
   const dataDir = opts.inMemory ? undefined : resolve(config.IM_DATA_DIR);
-  const dynamo = await startDynamoLocal({ dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined, port: opts.dynamoPort });
+  const dynamo = await startDynamoLocal({
+    dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined,
+    port: opts.dynamoPort,
+    jvmOptions: opts.dynamoJvmOptions ?? THROUGHPUT_JVM_OPTIONS,
+  });
   const stops: (() => Promise<void>)[] = [() => dynamo.stop()];
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -123,8 +135,8 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     // eslint-disable-next-line prefer-const
     let services: Services;
     // One process does every write here (REST, XML-RPC and every workflow Task share these services),
-    // so the record cache is coherent and unlimited unless INF_CACHE_TIME says otherwise; the runner
-    // child process writes through `store.external(infId)` (see lambdas/store/cached-store.ts).
+    // so the record cache is coherent and unlimited unless INF_CACHE_TIME says otherwise. The
+    // exception, the runner's child process, runs under `store.external(infId)` (below).
     const store = new CachedInfrastructureStore(
       new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS }),
       { maxAgeMs: cacheMaxAgeMs(config.INF_CACHE_TIME, Infinity) },
@@ -135,7 +147,18 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     const orchestrator = createLocalOrchestrator(() => services, {
       ...(opts.waitTimeScale !== undefined ? { waitTimeScale: opts.waitTimeScale } : {}),
       ...(opts.sshProbe ? { sshProbe: opts.sshProbe } : {}),
-      ecsRunTask: (params) => localRunTask(params, { env: runnerEnv }),
+      // The runner writes VM states, logs and the configured flag straight to DynamoDB from another
+      // process: reads of that infrastructure bypass the record cache while it runs, and its cached
+      // entries are dropped when it exits.
+      ecsRunTask: async (params) => {
+        const infId = overrideEnvironment(params).INF_ID;
+        const release = infId ? store.external(infId) : undefined;
+        try {
+          return await localRunTask(params, { env: runnerEnv });
+        } finally {
+          release?.();
+        }
+      },
     });
     services = {
       config,

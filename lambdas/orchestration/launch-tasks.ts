@@ -11,7 +11,7 @@ import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord, VmState } from '#core/types';
 import { applyVmState, infraContext, parseVmInfo, refreshVm, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
 import { mutateInfrastructure, mutateVm } from '#store/mutate';
-import { isVmCtxtDisabled } from '#orchestration/ctxt-rules';
+import { isInfraCtxtDisabled, isVmCtxtDisabled } from '#orchestration/ctxt-rules';
 import { probeFor, probeSsh, simulatedUnreachableProbe, sshTarget, type SshProbe } from '#orchestration/ssh-probe';
 import {
   caughtMessage,
@@ -312,9 +312,10 @@ export async function markVmFailed(services: Services, p: TaskPayload): Promise<
 /**
  * After the Map: VMs of the launch still being created end failed; the add-resources counter is
  * released when the input says `releaseAdding`; when no VM launched, IM's
- * `All VMs failed. No contextualize.` goes to the infrastructure log.
+ * `All VMs failed. No contextualize.` goes to the infrastructure log. `ctxtDisabled`: the RADL
+ * disables contextualization (the flow then runs prepareContextualization itself, no nested flow).
  */
-export async function finishLaunch(services: Services, p: TaskPayload): Promise<{ launched: number }> {
+export async function finishLaunch(services: Services, p: TaskPayload): Promise<{ launched: number; ctxtDisabled: boolean }> {
   return closeLaunch(services, executionInput(p), 'The launch was interrupted.');
 }
 
@@ -333,13 +334,25 @@ function unfinished(vm: VmRecord, contextualize: boolean): boolean {
   return vm.creating || (contextualize && vm.ctxtState === 'none' && vm.providerId !== undefined && vm.state === 'running');
 }
 
-async function closeLaunch(services: Services, input: Record<string, unknown> & { infId: string }, reason: string): Promise<{ launched: number }> {
+async function closeLaunch(
+  services: Services,
+  input: Record<string, unknown> & { infId: string },
+  reason: string,
+): Promise<{ launched: number; ctxtDisabled: boolean }> {
   const { store } = services;
   const infId = input.infId;
   const ids = new Set(intList(input, 'vmIds') ?? []);
   const contextualize = wantsContext(input);
   const inf = await store.getInfrastructure(infId);
-  if (!inf) return { launched: 0 };
+  if (!inf) return { launched: 0, ctxtDisabled: false };
+  // `contextualize ()`: the flow runs the contextualize flow's first step directly (no runner to start).
+  // An unreadable RADL leaves the decision to the contextualize flow.
+  let ctxtDisabled = false;
+  try {
+    ctxtDisabled = contextualize && isInfraCtxtDisabled(infraContext(services, inf).radl);
+  } catch {
+    ctxtDisabled = false;
+  }
   const vms = (await store.listVms(infId)).filter((v) => ids.has(v.vmId) && !v.destroyed);
   const messages: string[] = [];
   let launched = 0;
@@ -360,5 +373,5 @@ async function closeLaunch(services: Services, input: Record<string, unknown> & 
   if (launched === 0 && vms.length > 0) {
     await logLine(services, infId, 'inf', ['All VMs failed. No contextualize.', ...messages].join('\n'));
   }
-  return { launched };
+  return { launched, ctxtDisabled };
 }

@@ -85,6 +85,11 @@ const INF_IMMUTABLE = new Set(['id', 'version', 'vmCounter']);
 const VM_IMMUTABLE = new Set(['infId', 'vmId', 'version']);
 const DAY_MS = 86_400_000;
 const BATCH_WRITE_MAX = 25;
+/**
+ * Items a creation writes in one transaction at most (record, owner links, VMs). Above it parallel
+ * BatchWriteItem calls are quicker (DynamoDB allows 100 items per transaction).
+ */
+export const CREATE_TRANSACTION_MAX = 25;
 const BATCH_GET_MAX = 100;
 const BATCH_CONCURRENCY = 8;
 const BATCH_RETRIES = 10;
@@ -357,17 +362,46 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
    * transaction. Throws VersionConflictError when the id already exists.
    */
   async createInfrastructure(inf: InfraRecord): Promise<void> {
+    await this.createItems(inf, []);
+  }
+
+  /**
+   * Creates a NEW infrastructure together with its first VM records. With few items (record,
+   * owner links and VMs ≤ {@link CREATE_TRANSACTION_MAX}) it is one transaction: one round trip,
+   * and never a record without its VMs (transactional writes cost twice the write units of plain
+   * ones in AWS). With more, {@link createInfrastructure} then {@link putVms}: if that second step
+   * fails, the record exists without (all) its VMs and the error is thrown.
+   *
+   * The id must never have been used (a random UUID): callers may then take these VMs as all the
+   * VMs of the infrastructure (the record cache does).
+   *
+   * @throws VersionConflictError when the id already exists.
+   */
+  async createInfrastructureWithVms(inf: InfraRecord, vms: VmRecord[]): Promise<void> {
+    if (vms.some((vm) => vm.infId !== inf.id)) throw errors.internal('createInfrastructureWithVms: a VM of another infrastructure');
+    const ownerLinks = new Set(inf.ownerKeys).size;
+    if (1 + ownerLinks + (inf.status === 'deleted' ? 1 : 0) + vms.length > CREATE_TRANSACTION_MAX) {
+      await this.createItems(inf, []);
+      await this.putVms(vms);
+      return;
+    }
+    await this.createItems(inf, vms);
+  }
+
+  /** The creation transaction (a conditional PutItem alone when nothing goes with the record). */
+  private async createItems(inf: InfraRecord, vms: VmRecord[]): Promise<void> {
     const ownerKeys = [...new Set(inf.ownerKeys)];
     const meta = this.metaItem(inf);
     const condition = `attribute_not_exists(${PARTITION_KEY})`;
     try {
-      if (ownerKeys.length === 0 && inf.status !== 'deleted') {
+      if (ownerKeys.length === 0 && inf.status !== 'deleted' && vms.length === 0) {
         await this.doc.send(new PutCommand({ TableName: this.table, Item: meta, ConditionExpression: condition }));
         return;
       }
       const items: TransactItem[] = [{ Put: { TableName: this.table, Item: meta, ConditionExpression: condition } }];
       for (const key of ownerKeys) items.push({ Put: { TableName: this.table, Item: this.ownerLinkItem(inf, key) } });
       if (inf.status === 'deleted') items.push({ Put: { TableName: this.table, Item: this.tombstoneItem(inf) } });
+      for (const vm of vms) items.push({ Put: { TableName: this.table, Item: this.vmItem(vm) } });
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (err) {
       if (isConditionFailure(err) || isTransactionConflict(err)) {

@@ -9,6 +9,7 @@
  */
 import type { CloudConnector } from '#core/types';
 import { startLocal, type LocalInstance } from '#local/server';
+import { STARTUP_JVM_OPTIONS } from '#local/dynamodb-local';
 import { XMLRPC_FRONT_END, xmlrpcFrontEnd } from '#local/xmlrpc-server';
 
 export interface TestServerOptions {
@@ -47,6 +48,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const instance = await startLocal({
     env: { ...TEST_ENV, ...(opts.env ?? {}) },
     inMemory: true,
+    // Short sessions: the quicker-starting C1-only JVM (npm start uses the throughput options).
+    dynamoJvmOptions: STARTUP_JVM_OPTIONS,
     waitTimeScale: opts.waitTimeScale ?? 0.01,
     ...(opts.connectors ? { connectors: opts.connectors } : {}),
     frontEnds: [xmlrpcFrontEnd({ host: '127.0.0.1', port: 0 })],

@@ -14,22 +14,46 @@ import type { RestRequest, RestResponse } from '#api/rest/types';
 const OUTSIDE_ROOT = '/\u0000';
 
 function first(v: string | undefined): string | undefined {
-  return v?.split(',')[0]?.trim() || undefined;
+  if (v === undefined) return undefined;
+  const comma = v.indexOf(',');
+  return (comma < 0 ? v : v.slice(0, comma)).trim() || undefined;
 }
 
 function lowerHeaders(event: APIGatewayProxyEvent): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
-  for (const [k, vs] of Object.entries(event.multiValueHeaders ?? {})) {
-    if (vs && vs.length > 1) out[k.toLowerCase()] = vs.join(', ');
+  const single = event.headers;
+  if (single) {
+    for (const k in single) {
+      const v = single[k];
+      if (v !== undefined) out[k.toLowerCase()] = v;
+    }
+  }
+  const multi = event.multiValueHeaders;
+  if (multi) {
+    for (const k in multi) {
+      const vs = multi[k];
+      if (vs && vs.length > 1) out[k.toLowerCase()] = vs.join(', ');
+    }
   }
   return out;
 }
 
 function queryOf(event: APIGatewayProxyEvent): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) out[k] = v;
-  for (const [k, vs] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (vs && vs.length > 0) out[k] = vs[0];
+  const single = event.queryStringParameters;
+  if (single) {
+    for (const k in single) {
+      const v = single[k];
+      if (v !== undefined) out[k] = v;
+    }
+  }
+  const multi = event.multiValueQueryStringParameters;
+  if (multi) {
+    for (const k in multi) {
+      const vs = multi[k];
+      if (vs && vs.length > 0) out[k] = vs[0];
+    }
+  }
   return out;
 }
 
@@ -40,10 +64,24 @@ export function normalizeRoot(root: string): string {
   return r.startsWith('/') ? r : `/${r}`;
 }
 
+/** normalizeRoot of REST_ROOT_PATH, computed once per value (it is the same on every request). */
+let rootIn: string | undefined;
+let rootOut = '';
+function configuredRoot(root: string): string {
+  if (root !== rootIn) {
+    rootOut = normalizeRoot(root);
+    rootIn = root;
+  }
+  return rootOut;
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+const PORT_SUFFIX = /:\d+$/;
+
 export function restRequestFromEvent(event: APIGatewayProxyEvent, config: Pick<Config, 'REST_ROOT_PATH'>): RestRequest {
   const headers = lowerHeaders(event);
   const rawPath = event.path || '/';
-  const root = normalizeRoot(config.REST_ROOT_PATH);
+  const root = configuredRoot(config.REST_ROOT_PATH);
   let path = rawPath;
   if (root) {
     if (rawPath === root || rawPath.startsWith(`${root}/`)) path = rawPath.slice(root.length) || '/';
@@ -55,9 +93,10 @@ export function restRequestFromEvent(event: APIGatewayProxyEvent, config: Pick<C
   const proto = first(headers['x-forwarded-proto']) ?? (event.requestContext?.domainName ? 'https' : 'http');
   let host = first(headers['x-forwarded-host']) ?? headers.host ?? event.requestContext?.domainName ?? 'localhost';
   const port = first(headers['x-forwarded-port']);
-  if (port && !/:\d+$/.test(host) && !((proto === 'https' && port === '443') || (proto === 'http' && port === '80'))) host = `${host}:${port}`;
-  const prefix = normalizeRoot(first(headers['x-forwarded-prefix']) ?? '');
-  const body = event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
+  if (port && !PORT_SUFFIX.test(host) && !((proto === 'https' && port === '443') || (proto === 'http' && port === '80'))) host = `${host}:${port}`;
+  const forwardedPrefix = first(headers['x-forwarded-prefix']);
+  const prefix = forwardedPrefix === undefined ? '' : normalizeRoot(forwardedPrefix);
+  const body = event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : EMPTY_BODY;
   return {
     method: (event.httpMethod || 'GET').toUpperCase(),
     path,

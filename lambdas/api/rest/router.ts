@@ -25,17 +25,24 @@ class RouteError extends ImError {
 
 /** Path → decoded segments (a trailing slash is ignored); undefined when not decodable. */
 function pathSegments(path: string): string[] | undefined {
-  const trimmed = path.replace(/\/+$/, '');
-  if (trimmed === '') return [];
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 47) end--; // trailing '/'
+  let start = 0;
+  while (start < end && path.charCodeAt(start) === 47) start++; // leading '/'
+  if (start >= end) return [];
+  const parts = path.slice(start, end).split('/');
+  if (!path.includes('%')) return parts;
   try {
-    return trimmed.replace(/^\/+/, '').split('/').map(decodeURIComponent);
+    return parts.map(decodeURIComponent);
   } catch {
     return undefined;
   }
 }
 
-function corsHeaders(services: Services): Record<string, string> {
-  if (!services.config.ENABLE_CORS) return {};
+const NO_CORS: Readonly<Record<string, string>> = Object.freeze({});
+
+function corsHeaders(services: Services): Readonly<Record<string, string>> {
+  if (!services.config.ENABLE_CORS) return NO_CORS;
   return {
     'Access-Control-Allow-Origin': services.config.CORS_ORIGIN,
     'Access-Control-Allow-Methods': 'PUT, GET, POST, DELETE, OPTIONS',
@@ -89,7 +96,8 @@ export async function handleRestRequest(services: Services, req: RestRequest): P
   } catch (err) {
     res = failure(services, req, route, params, err);
   }
-  Object.assign(res.headers, corsHeaders(services));
+  const cors = corsHeaders(services);
+  if (cors !== NO_CORS) Object.assign(res.headers, cors);
   if (req.method === 'HEAD') res.body = '';
   return res;
 }

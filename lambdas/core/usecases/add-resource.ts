@@ -97,22 +97,29 @@ export function planAdd(services: Services, caller: Caller, inf: InfraRecord, ra
 
 export const NO_DEPLOY_MSG = 'Infrastructure without any deploy. Exiting.';
 
+/** The VM records of a plan (state pending / creating, or failed when no cloud could take the VM). */
+export function plannedVmRecords(services: Services, infId: string, add: AddPlan, ids: number[]): VmRecord[] {
+  return add.plan.vms.map((p, i) => vmRecord(services, infId, ids[i], add.merged, p));
+}
+
 /**
  * Writes the VM records of a plan (ids reserved, `adding` already counted on the infrastructure)
- * and starts the launch; the launch workflow releases `adding` (released here when no launch
- * starts). `wait` = synchronous call.
+ * unless `written` says they are stored already, and starts the launch; the launch workflow
+ * releases `adding` (released here when no launch starts). `wait` = synchronous call.
  */
+
 export async function launchPlanned(
   services: Services,
   infId: string,
   add: AddPlan,
   ids: number[],
-  opts: { context: boolean; wait: boolean },
+  opts: { context: boolean; wait: boolean; written?: VmRecord[] },
 ): Promise<AddOutcome> {
   let released = false;
   try {
-    const records = add.plan.vms.map((p, i) => vmRecord(services, infId, ids[i], add.merged, p));
-    await putVmRecords(services, records);
+    // `written`: the caller already stored them (with the infrastructure record, on creation).
+    const records = opts.written ?? plannedVmRecords(services, infId, add, ids);
+    if (!opts.written) await putVmRecords(services, records);
     const launchable = records.filter((r) => r.state !== 'failed').map((r) => r.vmId);
     if (launchable.length === 0) {
       const messages = records.map((r) => r.errorMsg ?? `VM ${r.vmId} failed`);

@@ -1,18 +1,19 @@
 /**
  * CreateInfrastructure (lifecycle.md §2): BOOT_MODE 0, validate auth, parse + check the RADL,
- * create the record (owners = the caller's IM identities, hashed; cloud credentials sealed),
- * then AddResource. Sync: if every new VM failed, or the add failed, the infrastructure is
- * destroyed and the error returned. Async: the id is returned as soon as the launch started.
+ * create the record (owners = the caller's IM identities, hashed; cloud credentials sealed) —
+ * with its VM records in the same write when the store can — then AddResource. Sync: if every
+ * new VM failed, or the add failed, the infrastructure is destroyed and the error returned.
+ * Async: the id is returned as soon as the launch started.
  *
  * Ids are random UUIDs (crypto.randomUUID, version 4) rather than IM's UUID v1: clients treat
  * them as opaque strings.
  */
 import { randomUUID } from 'node:crypto';
-import type { AuthItem, InfraRecord, Services } from '#core/types';
+import type { AuthItem, InfraRecord, Services, VmRecord } from '#core/types';
 import { authenticate, ownerKey, ownerRecords, type Caller } from '#core/auth';
 import { sealCloudAuth } from '#core/cloud-auth';
 import { mutateInfrastructure } from '#store/mutate';
-import { addVmsError, launchPlanned, NO_DEPLOY_MSG, planAdd } from '#core/usecases/add-resource';
+import { addVmsError, launchPlanned, NO_DEPLOY_MSG, planAdd, plannedVmRecords } from '#core/usecases/add-resource';
 import { addContMsg, deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
 
 export interface CreateOptions {
@@ -38,6 +39,17 @@ async function newInfraRecord(services: Services, caller: Caller): Promise<Infra
     snapshots: [],
     cloudAuth: sealCloudAuth(services, caller.items),
   };
+}
+
+/** The optional creation of a store that writes the record and its first VMs together. */
+interface CreateWithVms {
+  createInfrastructureWithVms?: (inf: InfraRecord, vms: VmRecord[]) => Promise<void>;
+}
+
+/** Logs and discards a failed creation (never throws). */
+async function discardFailed(services: Services, infId: string, err: unknown): Promise<void> {
+  services.logger.warn('Error creating the infrastructure: destroying it', { infId, err });
+  await discard(services, infId).catch((e: unknown) => services.logger.error('Could not discard a failed infrastructure', { infId, err: e }));
 }
 
 /** Destroys what a failed create left (force) and marks the infrastructure deleted. */
@@ -70,19 +82,35 @@ export async function createInfrastructure(services: Services, auth: AuthItem[],
   inf.privateNetworks = add.plan.privateNetworks;
   inf.vmCounter = n;
   inf.adding = n > 0 ? 1 : 0;
-  await services.store.createInfrastructure(inf);
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const store = services.store as Services['store'] & CreateWithVms;
+  let written: VmRecord[] | undefined;
+  if (n > 0 && typeof store.createInfrastructureWithVms === 'function') {
+    // The record and its VM records in one write (the id is a new random UUID, as that requires).
+    written = plannedVmRecords(services, inf.id, add, ids);
+    try {
+      await store.createInfrastructureWithVms(inf, written);
+    } catch (err) {
+      // One transaction: nothing was written. With more VMs than it holds the record goes first:
+      // then the infrastructure exists without (all) its VMs and is discarded like a failed launch.
+      if (!(await store.getInfrastructure(inf.id).catch(() => undefined))) throw err;
+      await mutateInfrastructure(store, inf.id, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch(() => undefined);
+      await discardFailed(services, inf.id, err);
+      throw err;
+    }
+  } else {
+    await store.createInfrastructure(inf);
+  }
   services.logger.info('Infrastructure created', { infId: inf.id, vms: n });
   if (n === 0) {
     if (add.noDeploy) await addContMsg(services, inf.id, NO_DEPLOY_MSG);
     return inf.id;
   }
   try {
-    const ids = Array.from({ length: n }, (_, i) => i);
-    const outcome = await launchPlanned(services, inf.id, add, ids, { context: true, wait: !opts.async });
+    const outcome = await launchPlanned(services, inf.id, add, ids, { context: true, wait: !opts.async, ...(written ? { written } : {}) });
     if (outcome.allFailed) throw addVmsError(outcome.messages);
   } catch (err) {
-    services.logger.warn('Error creating the infrastructure: destroying it', { infId: inf.id, err });
-    await discard(services, inf.id).catch((e: unknown) => services.logger.error('Could not discard a failed infrastructure', { infId: inf.id, err: e }));
+    await discardFailed(services, inf.id, err);
     throw err;
   }
   return inf.id;

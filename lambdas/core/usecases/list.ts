@@ -4,7 +4,7 @@
  * stored TOSCA document of each infrastructure.
  */
 import type { AuthItem, InfraRecord, Services } from '#core/types';
-import { authenticate, callerIsAdmin, isAuthorized, ownerKey, type Caller } from '#core/auth';
+import { authenticate, callerIsAdmin, isAuthorized, isAuthorizedCached, ownerKey, type Caller } from '#core/auth';
 import { errors } from '#core/errors';
 import { radlToText } from '#radl/index';
 import { infraRadl } from '#core/usecases/common';
@@ -22,7 +22,13 @@ export async function callerInfrastructures(services: Services, caller: Caller, 
     candidates.push(inf);
   }
   if (lists.length > 1) candidates.sort((a, b) => b.createdAt - a.createdAt);
-  const allowed = await Promise.all(candidates.map((inf) => isAuthorized(inf, caller)));
+  // Decided from the verification cache when it can (the usual case: no promise per record).
+  const allowed = candidates.map((inf) => isAuthorizedCached(inf, caller));
+  const unknown: number[] = [];
+  allowed.forEach((known, i) => known === undefined && unknown.push(i));
+  if (unknown.length > 0) {
+    await Promise.all(unknown.map(async (i) => (allowed[i] = await isAuthorized(candidates[i], caller))));
+  }
   return candidates.filter((_, i) => allowed[i]);
 }
 

@@ -56,6 +56,26 @@ describe('local HTTP adapter (API Gateway v1 proxy events)', () => {
     expect(seen!.body).toHaveLength(17);
   });
 
+  it('paths: plain ones as sent, dot segments resolved as a URL parser does; requestTime as API Gateway writes it', async () => {
+    const r = await fetch(`${srv.url}/infrastructures/abc-1.2_x~y/state`);
+    expect(r.status).toBe(200);
+    expect(seen!.path).toBe('/infrastructures/abc-1.2_x~y/state');
+    expect(seen!.queryStringParameters).toBeNull();
+    expect(seen!.requestContext.requestTime).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+    await new Promise<void>((resolve, reject) => {
+      // fetch normalises the path itself: a raw request keeps the dot segments.
+      import('node:http').then(({ request }) => {
+        const req = request({ host: '127.0.0.1', port: srv.port, path: '/a/./b/../c', method: 'GET' }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end();
+      }, reject);
+    });
+    expect(seen!.path).toBe('/a/c');
+  });
+
   it('keeps forwarded headers set by a proxy', async () => {
     await fetch(`${srv.url}/x`, { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(header(seen!, 'x-forwarded-proto')).toEqual(['https']);

@@ -443,24 +443,34 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
     if (INDEXED_FIELDS.some((f) => f in patch)) {
       return this.updateInfrastructureIndexed(infId, expectedVersion, fullPatch, now);
     }
-    const update = new UpdateBuilder().patch(fullPatch, INF_IMMUTABLE).set('version', expectedVersion + 1);
+    const update = new UpdateBuilder().patch(fullPatch, INF_IMMUTABLE);
     try {
-      const r = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { [PARTITION_KEY]: infPk(infId), [SORT_KEY]: META_SK },
-          UpdateExpression: update.expression(),
-          ConditionExpression: `${update.name('version')} = ${update.value(expectedVersion)}`,
-          ExpressionAttributeNames: update.names,
-          ExpressionAttributeValues: update.values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return fromItem<InfraRecord>(r.Attributes ?? {});
+      return await this.versionedUpdate<InfraRecord>({ [PARTITION_KEY]: infPk(infId), [SORT_KEY]: META_SK }, update, expectedVersion);
     } catch (err) {
       if (isConditionFailure(err)) throw await this.infConflict(infId);
       rethrowWrite(err);
     }
+  }
+
+  /**
+   * The optimistic-locking write shared by infrastructure and VM updates: applies `update`, sets
+   * version = expectedVersion + 1 on the condition version = expectedVersion, returns the new item.
+   * Errors (including ConditionalCheckFailed) propagate to the caller, which knows what they mean.
+   */
+  private async versionedUpdate<T>(key: Record<string, string>, update: UpdateBuilder, expectedVersion: number): Promise<T> {
+    update.set('version', expectedVersion + 1);
+    const r = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: key,
+        UpdateExpression: update.expression(),
+        ConditionExpression: `${update.name('version')} = ${update.value(expectedVersion)}`,
+        ExpressionAttributeNames: update.names,
+        ExpressionAttributeValues: update.values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return fromItem<T>(r.Attributes ?? {});
   }
 
   /** Decides, after a failed condition, between "missing" and "changed by someone else". */
@@ -656,21 +666,10 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
    * @throws ImError VM_NOT_FOUND when the VM does not exist.
    */
   async updateVm(infId: string, vmId: number, expectedVersion: number, patch: VmPatch): Promise<VmRecord> {
-    const update = new UpdateBuilder().patch(patch, VM_IMMUTABLE).set('version', expectedVersion + 1);
+    const update = new UpdateBuilder().patch(patch, VM_IMMUTABLE);
     const key = { [PARTITION_KEY]: infPk(infId), [SORT_KEY]: vmSk(vmId) };
     try {
-      const r = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: key,
-          UpdateExpression: update.expression(),
-          ConditionExpression: `${update.name('version')} = ${update.value(expectedVersion)}`,
-          ExpressionAttributeNames: update.names,
-          ExpressionAttributeValues: update.values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return fromItem<VmRecord>(r.Attributes ?? {});
+      return await this.versionedUpdate<VmRecord>(key, update, expectedVersion);
     } catch (err) {
       if (isConditionFailure(err)) {
         const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ProjectionExpression: 'version', ConsistentRead: true }));

@@ -131,6 +131,12 @@ export const configSchema = z.object({
   AWS_REGION: z.string().default('us-east-1'),
   /** Folder where local mode keeps DynamoDB Local's data. */
   IM_DATA_DIR: z.string().default('.data'),
+  /**
+   * Local mode (`npm start`) only: processes serving REST and XML-RPC on the shared ports, each with
+   * its own services, coherent record caches (lambdas/local/cluster.ts). 0 = one per CPU (at most 8);
+   * 1 = a single process.
+   */
+  LOCAL_WORKERS: int(0, 64).default(0),
   /** Days a deleted infrastructure is kept before it expires (TTL) and is purged. */
   DELETED_RETENTION_DAYS: num(0).default(30),
   /** Cap on request bodies, in bytes (REST and XML-RPC). */

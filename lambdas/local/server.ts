@@ -27,7 +27,7 @@ import { createLogger, type LogLevel } from '#core/logger';
 import { createSecretBox, generateSecretKey } from '#core/secrets';
 import { createConnectorRegistry } from '#connectors/registry';
 import { DynamoInfrastructureStore, createTable } from '#store/dynamodb-store';
-import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
+import { CachedInfrastructureStore, cacheMaxAgeMs, type CachePeers } from '#store/cached-store';
 import { THROUGHPUT_JVM_OPTIONS, createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
 import { createLocalOrchestrator, type LocalOrchestrator } from '#local/local-orchestrator';
 import { localRunTask, overrideEnvironment } from '#runner/local-task';
@@ -61,6 +61,13 @@ export interface LocalOptions {
   /** Fixed DynamoDB Local port (default: a free one). */
   dynamoPort?: number;
   /**
+   * A DynamoDB Local started by someone else (local mode's primary process, lambdas/local/cluster.ts):
+   * used as it is, neither started nor stopped here.
+   */
+  dynamoEndpoint?: string;
+  /** Other processes caching the same table (local mode's worker processes). */
+  cachePeers?: CachePeers;
+  /**
    * JVM options of DynamoDB Local: default THROUGHPUT_JVM_OPTIONS (a long-running server); tests
    * pass STARTUP_JVM_OPTIONS (start ~0.2 s sooner, short sessions). See lambdas/local/dynamodb-local.ts.
    */
@@ -83,7 +90,8 @@ export interface LocalInstance {
   services: Services;
   config: Config;
   orchestrator: LocalOrchestrator;
-  dynamo: DynamoLocalInstance;
+  /** The DynamoDB Local in use (`pid` undefined when {@link LocalOptions.dynamoEndpoint} was given). */
+  dynamo: Pick<DynamoLocalInstance, 'endpoint' | 'port'> & { pid?: number };
   /** The DynamoDB client of the store (benchmarks count its round trips with a middleware). */
   dynamoClient: DynamoDBClient;
   /** Stops the servers, lets running workflows end (bounded), stops DynamoDB Local. Idempotent. */
@@ -118,11 +126,13 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
   const config = buildConfig(opts);
   setConfig(config);
   const dataDir = opts.inMemory ? undefined : resolve(config.IM_DATA_DIR);
-  const dynamo = await startDynamoLocal({
-    dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined,
-    port: opts.dynamoPort,
-    jvmOptions: opts.dynamoJvmOptions ?? THROUGHPUT_JVM_OPTIONS,
-  });
+  const dynamo: Pick<DynamoLocalInstance, 'endpoint' | 'port' | 'stop'> & { pid?: number } = opts.dynamoEndpoint
+    ? { endpoint: opts.dynamoEndpoint, port: Number(new URL(opts.dynamoEndpoint).port), stop: async () => undefined }
+    : await startDynamoLocal({
+        dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined,
+        port: opts.dynamoPort,
+        jvmOptions: opts.dynamoJvmOptions ?? THROUGHPUT_JVM_OPTIONS,
+      });
   const stops: (() => Promise<void>)[] = [() => dynamo.stop()];
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -134,12 +144,13 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'local' } });
     // eslint-disable-next-line prefer-const
     let services: Services;
-    // One process does every write here (REST, XML-RPC and every workflow Task share these services),
-    // so the record cache is coherent and unlimited unless INF_CACHE_TIME says otherwise. The
-    // exception, the runner's child process, runs under `store.external(infId)` (below).
+    // REST, XML-RPC and every workflow Task of this process share these services, and the other
+    // worker processes (if any) apply each write of this one before it resolves (cachePeers), so the
+    // record cache is coherent and unlimited unless INF_CACHE_TIME says otherwise. The exception,
+    // the runner's child process, runs under `store.external(infId)` (below).
     const store = new CachedInfrastructureStore(
       new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS }),
-      { maxAgeMs: cacheMaxAgeMs(config.INF_CACHE_TIME, Infinity) },
+      { maxAgeMs: cacheMaxAgeMs(config.INF_CACHE_TIME, Infinity), ...(opts.cachePeers ? { peers: opts.cachePeers } : {}) },
     );
     // The contextualization runner's Fargate task runs here as a child process with the same options,
     // pointed at this DynamoDB Local.
@@ -153,6 +164,8 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
       ecsRunTask: async (params) => {
         const infId = overrideEnvironment(params).INF_ID;
         const release = infId ? store.external(infId) : undefined;
+        // The other workers stop caching it too before the runner writes.
+        await store.peersSettled();
         try {
           return await localRunTask(params, { env: runnerEnv });
         } finally {
@@ -194,7 +207,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
       services,
       config,
       orchestrator,
-      dynamo,
+      dynamo: { endpoint: dynamo.endpoint, port: dynamo.port, ...(dynamo.pid !== undefined ? { pid: dynamo.pid } : {}) },
       dynamoClient: client,
       stop: () => (stopping ??= stopAll()),
     };

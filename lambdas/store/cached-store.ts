@@ -22,19 +22,35 @@
  * `maxAgeMs`, or {@link CachedInfrastructureStore.invalidate} / {@link CachedInfrastructureStore.external}
  * is called. Local mode runs the runner through `external(infId)` (reads of that infrastructure go
  * to the store while it runs; its entries are dropped when it ends). In AWS, where many Lambda
- * instances write, INF_CACHE_TIME defaults to 0 (no cache).
+ * instances write, INF_CACHE_TIME defaults to 0 (no cache). Local mode's worker processes
+ * (LOCAL_WORKERS > 1) are {@link CachePeers} of each other: every write (and every external()
+ * start / end) is applied by the other workers' caches before the write resolves.
  *
  * Deleted / expired semantics are the store's: a cached record past its `expiresAt` reads as
  * missing, listings leave deleted ones out unless asked, and deletions drop everything cached.
  * Records handed out are frozen (deeply): they are shared by every caller.
  */
 import {
+  VersionConflictError,
   type InfraRecord,
   type InfrastructureStore,
   type LogScope,
   type PurgeOptions,
   type VmRecord,
 } from '#core/types';
+
+/**
+ * The other processes that cache the same table (local mode's worker processes,
+ * lambdas/local/cluster.ts). After each write this cache tells them what changed, and the write
+ * resolves only once every peer has dropped it: a request answered after a write never reads an
+ * older record in another process.
+ */
+export interface CachePeers {
+  /** Peers drop `infId` (`lists`: their owner listings too); `infId` undefined: everything. */
+  changed(infId: string | undefined, lists: boolean): Promise<void>;
+  /** Peers stop (`on`) / resume caching `infId`: another process (the runner) writes it meanwhile. */
+  external(infId: string, on: boolean): Promise<void>;
+}
 
 export interface CachedStoreOptions {
   /** Longest time (ms) an entry is used before it is read again: `Infinity` = unlimited; 0 = no cache (pass-through). */
@@ -43,6 +59,8 @@ export interface CachedStoreOptions {
   now?: () => number;
   /** Infrastructures (and owner listings) kept at most; the oldest are dropped first. Default 10 000. */
   maxEntries?: number;
+  /** Other processes caching the same table, told of every write (default: none). */
+  peers?: CachePeers;
 }
 
 interface Stamped<T> {
@@ -122,6 +140,9 @@ export class CachedInfrastructureStore implements InfrastructureStore {
   private dropGen = 0;
   /** Infrastructures another process is writing now (see {@link external}): not cached meanwhile. */
   private readonly externals = new Map<string, number>();
+  private readonly peers?: CachePeers;
+  /** The peers' acknowledgement of the latest external() broadcast (see {@link peersSettled}). */
+  private externalTold: Promise<void> = Promise.resolve();
   /** Store round trips saved / made by this cache (reads only), for benchmarks and tests. */
   readonly stats = { hits: 0, misses: 0 };
 
@@ -131,6 +152,7 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     this.enabled = opts.maxAgeMs > 0;
     this.now = opts.now ?? Date.now;
     this.maxEntries = opts.maxEntries ?? 10_000;
+    this.peers = opts.maxAgeMs > 0 ? opts.peers : undefined;
   }
 
   // ---- cache control -------------------------------------------------------------------------
@@ -157,6 +179,45 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     this.listsChanged();
   }
 
+  /** Applies a peer's write (see {@link CachePeers.changed}): drops what it changed. */
+  peerChanged(infId: string | undefined, lists: boolean): void {
+    if (!this.enabled) return;
+    if (infId === undefined) return this.clear();
+    this.invalidate(infId);
+    if (lists) {
+      this.lists.clear();
+      this.listsChanged();
+    }
+  }
+
+  /** Applies a peer's {@link external} start (`on`) or end. */
+  peerExternal(infId: string, on: boolean): void {
+    if (!this.enabled) return;
+    this.countExternal(infId, on ? 1 : -1);
+    this.invalidate(infId);
+  }
+
+  /** Resolves once the peers have applied every {@link external} start / end made so far. */
+  peersSettled(): Promise<void> {
+    return this.externalTold;
+  }
+
+  private countExternal(infId: string, delta: number): void {
+    const n = (this.externals.get(infId) ?? 0) + delta;
+    if (n <= 0) this.externals.delete(infId);
+    else this.externals.set(infId, n);
+  }
+
+  /** Tells the peers (if any) that a write changed `infId`; never rejects. */
+  private tell(infId: string | undefined, lists: boolean): Promise<void> {
+    return this.peers ? this.peers.changed(infId, lists).catch(() => undefined) : Promise.resolve();
+  }
+
+  /** After a failed write: the peers are told unless nothing can have been written (a failed condition). */
+  private async tellFailed(infId: string | undefined, lists: boolean, err: unknown): Promise<void> {
+    if (this.peers && !(err instanceof VersionConflictError)) await this.tell(infId, lists);
+  }
+
   /**
    * Another process writes the infrastructure until the returned function is called (e.g. the
    * contextualization runner's child process): meanwhile its records are read from the store and
@@ -164,17 +225,24 @@ export class CachedInfrastructureStore implements InfrastructureStore {
    */
   external(infId: string): () => void {
     if (!this.enabled) return () => undefined;
-    this.externals.set(infId, (this.externals.get(infId) ?? 0) + 1);
+    this.countExternal(infId, 1);
     this.invalidate(infId);
+    this.tellExternal(infId, true);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const n = (this.externals.get(infId) ?? 1) - 1;
-      if (n <= 0) this.externals.delete(infId);
-      else this.externals.set(infId, n);
+      this.countExternal(infId, -1);
       this.invalidate(infId);
+      this.tellExternal(infId, false);
     };
+  }
+
+  private tellExternal(infId: string, on: boolean): void {
+    const peers = this.peers;
+    if (!peers) return;
+    const told = peers.external(infId, on).catch(() => undefined);
+    this.externalTold = Promise.all([this.externalTold, told]).then(() => undefined);
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -268,14 +336,17 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       await this.inner.createInfrastructure(inf);
     } catch (err) {
       if (this.enabled) this.invalidate(inf.id);
+      await this.tellFailed(inf.id, true, err);
       throw err;
     }
-    if (!this.caching(inf.id)) return;
-    const e = this.entry(inf.id);
-    e.infGen++;
-    e.readingInf = undefined;
-    this.putInf(e, normalize(inf));
-    this.relist(inf, true);
+    if (this.caching(inf.id)) {
+      const e = this.entry(inf.id);
+      e.infGen++;
+      e.readingInf = undefined;
+      this.putInf(e, normalize(inf));
+      this.relist(inf, true);
+    }
+    if (this.peers) await this.tell(inf.id, true);
   }
 
   /**
@@ -293,20 +364,23 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       }
     } catch (err) {
       if (this.enabled) this.invalidate(inf.id);
+      await this.tellFailed(inf.id, true, err);
       throw err;
     }
-    if (!this.caching(inf.id)) return;
-    const e = this.entry(inf.id);
-    e.infGen++;
-    e.vmGen++;
-    e.readingInf = undefined;
-    e.readingVms = undefined;
-    this.putInf(e, normalize(inf));
-    const at = this.now();
-    e.vms.clear();
-    for (const vm of vms) this.putVmEntry(e, normalize(vm), at);
-    e.completeAt = at;
-    this.relist(inf, true);
+    if (this.caching(inf.id)) {
+      const e = this.entry(inf.id);
+      e.infGen++;
+      e.vmGen++;
+      e.readingInf = undefined;
+      e.readingVms = undefined;
+      this.putInf(e, normalize(inf));
+      const at = this.now();
+      e.vms.clear();
+      for (const vm of vms) this.putVmEntry(e, normalize(vm), at);
+      e.completeAt = at;
+      this.relist(inf, true);
+    }
+    if (this.peers) await this.tell(inf.id, true);
   }
 
   async getInfrastructure(infId: string): Promise<InfraRecord | undefined> {
@@ -340,14 +414,19 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     } catch (err) {
       // A conflict (or a write of unknown outcome): read the record again next time.
       if (this.enabled) this.dropInf(infId);
+      await this.tellFailed(infId, 'ownerKeys' in patch, err);
       throw err;
     }
-    if (!this.caching(infId)) return rec;
-    const e = this.entry(infId);
-    e.readingInf = undefined;
-    const out = this.putInf(e, rec);
-    if ('ownerKeys' in patch) this.relist(out, false);
-    return out.version === rec.version ? out : rec;
+    let out = rec;
+    if (this.caching(infId)) {
+      const e = this.entry(infId);
+      e.readingInf = undefined;
+      const cached = this.putInf(e, rec);
+      if ('ownerKeys' in patch) this.relist(cached, false);
+      if (cached.version === rec.version) out = cached;
+    }
+    if (this.peers) await this.tell(infId, 'ownerKeys' in patch);
+    return out;
   }
 
   async listInfrastructures(opts: { ownerKey?: string; includeDeleted?: boolean }): Promise<InfraRecord[]> {
@@ -407,6 +486,7 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       ids = await this.inner.reserveVmIds(infId, count);
     } catch (err) {
       if (this.enabled) this.dropInf(infId);
+      await this.tellFailed(infId, false, err);
       throw err;
     }
     const e = this.caching(infId) ? this.entries.get(infId) : undefined;
@@ -414,6 +494,7 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       const counter = ids[ids.length - 1] + 1;
       if (counter > e.inf.value.vmCounter) e.inf = { value: deepFreeze({ ...e.inf.value, vmCounter: counter }), at: e.inf.at };
     }
+    if (this.peers) await this.tell(infId, false);
     return ids;
   }
 
@@ -424,9 +505,11 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       await this.inner.putVm(vm);
     } catch (err) {
       if (this.enabled) this.dropVm(vm.infId, vm.vmId);
+      await this.tellFailed(vm.infId, false, err);
       throw err;
     }
     this.afterPut([vm]);
+    if (this.peers) await this.tell(vm.infId, false);
   }
 
   /** Many VM records at once (the inner store's batch write when it has one). */
@@ -437,9 +520,11 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       else await Promise.all(vms.map((vm) => inner.putVm(vm)));
     } catch (err) {
       if (this.enabled) for (const vm of vms) this.dropVm(vm.infId, vm.vmId);
+      if (this.peers) for (const infId of new Set(vms.map((vm) => vm.infId))) await this.tellFailed(infId, false, err);
       throw err;
     }
     this.afterPut(vms);
+    if (this.peers) for (const infId of new Set(vms.map((vm) => vm.infId))) await this.tell(infId, false);
   }
 
   private afterPut(vms: VmRecord[]): void {
@@ -515,14 +600,19 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       vm = await this.inner.updateVm(infId, vmId, expectedVersion, patch);
     } catch (err) {
       if (this.enabled) this.dropVm(infId, vmId);
+      await this.tellFailed(infId, false, err);
       throw err;
     }
-    if (!this.caching(infId)) return vm;
-    const e = this.entry(infId);
-    e.readingVms = undefined;
-    this.putVmEntry(e, vm);
-    const cached = e.vms.get(vmId)!.value;
-    return cached.version === vm.version ? cached : vm;
+    let out = vm;
+    if (this.caching(infId)) {
+      const e = this.entry(infId);
+      e.readingVms = undefined;
+      this.putVmEntry(e, vm);
+      const cached = e.vms.get(vmId)!.value;
+      if (cached.version === vm.version) out = cached;
+    }
+    if (this.peers) await this.tell(infId, false);
+    return out;
   }
 
   // ---- logs (never cached) -------------------------------------------------------------------
@@ -551,6 +641,7 @@ export class CachedInfrastructureStore implements InfrastructureStore {
         for (const list of this.lists.values()) list.ids.delete(infId);
         this.listsChanged();
       }
+      if (this.peers) await this.tell(infId, true);
     }
   }
 
@@ -559,6 +650,7 @@ export class CachedInfrastructureStore implements InfrastructureStore {
       return await this.inner.purge(opts);
     } finally {
       if (this.enabled) this.clear();
+      if (this.peers) await this.tell(undefined, true);
     }
   }
 }

@@ -301,3 +301,86 @@ describe('record cache: external writers and pass-through', () => {
     expect(Object.isFrozen(await cache.getInfrastructure(inf.id))).toBe(false);
   });
 });
+
+describe('record cache: peers (local mode worker processes)', () => {
+  /** Two caches of one table linked as peers: each applies the other's changes (as the IPC relay does). */
+  function linkedPair(): { a: CachedInfrastructureStore; b: CachedInfrastructureStore; told: string[] } {
+    const told: string[] = [];
+    const peersOf = (other: () => CachedInfrastructureStore) => ({
+      changed: async (infId: string | undefined, lists: boolean) => {
+        told.push(`${infId ?? '*'}${lists ? '+lists' : ''}`);
+        other().peerChanged(infId, lists);
+      },
+      external: async (infId: string, on: boolean) => {
+        told.push(`${infId}:${on ? 'external' : 'back'}`);
+        other().peerExternal(infId, on);
+      },
+    });
+    const inner = new DynamoInfrastructureStore({ client: db.client, tableName: db.tableName });
+    const pair = {} as { a: CachedInfrastructureStore; b: CachedInfrastructureStore };
+    pair.a = new CachedInfrastructureStore(inner, { maxAgeMs: Infinity, peers: peersOf(() => pair.b) });
+    pair.b = new CachedInfrastructureStore(inner, { maxAgeMs: Infinity, peers: peersOf(() => pair.a) });
+    return { ...pair, told };
+  }
+
+  it('a write through one cache is seen by the other, which had the older record cached', async () => {
+    const { a, b, told } = linkedPair();
+    const inf = makeInf();
+    await a.createInfrastructure(inf);
+    expect((await b.getInfrastructure(inf.id))?.version).toBe(1);
+    const next = await a.updateInfrastructure(inf.id, 1, { adding: 3 });
+    expect(await b.getInfrastructure(inf.id)).toEqual(next);
+
+    await b.putVm(makeVm(inf.id, 0));
+    expect((await a.listVms(inf.id)).map((v) => v.vmId)).toEqual([0]);
+    expect((await b.listVms(inf.id)).map((v) => v.vmId)).toEqual([0]);
+    const vm = await a.updateVm(inf.id, 0, 1, { state: 'stopped' });
+    expect((await b.getVm(inf.id, 0))?.state).toBe('stopped');
+    expect((await b.listVms(inf.id))[0]).toEqual(vm);
+    expect(told).toContain(`${inf.id}+lists`);
+    expect(told).toContain(inf.id);
+  });
+
+  it('owner listings follow creations, owner changes and deletions made through the other cache', async () => {
+    const { a, b } = linkedPair();
+    const owner = `peer-owner-${Date.now()}`;
+    expect(await b.listInfrastructures({ ownerKey: owner })).toEqual([]);
+    const inf = makeInf({ ownerKeys: [owner] });
+    await a.createInfrastructure(inf);
+    expect((await b.listInfrastructures({ ownerKey: owner })).map((i) => i.id)).toEqual([inf.id]);
+    await a.updateInfrastructure(inf.id, 1, { ownerKeys: ['someone-else'] });
+    expect(await b.listInfrastructures({ ownerKey: owner })).toEqual([]);
+    await a.deleteInfrastructureData(inf.id);
+    expect(await b.getInfrastructure(inf.id)).toBeUndefined();
+  });
+
+  it('a failed condition tells nobody (nothing was written); external marks reach the peer', async () => {
+    const { a, b, told } = linkedPair();
+    const inf = makeInf();
+    await a.createInfrastructure(inf);
+    told.length = 0;
+    await expect(a.updateInfrastructure(inf.id, 7, { adding: 1 })).rejects.toBeInstanceOf(VersionConflictError);
+    expect(told).toEqual([]);
+
+    await b.getInfrastructure(inf.id);
+    const release = a.external(inf.id);
+    await a.peersSettled();
+    expect(told).toEqual([`${inf.id}:external`]);
+    // Another process writes it now: b reads it from the store, not from its cache.
+    await db.store.updateInfrastructure(inf.id, 1, { adding: 5 });
+    expect((await b.getInfrastructure(inf.id))?.adding).toBe(5);
+    release();
+    expect(told).toEqual([`${inf.id}:external`, `${inf.id}:back`]);
+  });
+
+  it('without peers, the other cache keeps serving its older record (what the relay prevents)', async () => {
+    const inner = new DynamoInfrastructureStore({ client: db.client, tableName: db.tableName });
+    const a = cached(inner);
+    const b = cached(inner);
+    const inf = makeInf();
+    await a.createInfrastructure(inf);
+    await b.getInfrastructure(inf.id);
+    await a.updateInfrastructure(inf.id, 1, { adding: 3 });
+    expect((await b.getInfrastructure(inf.id))?.version).toBe(1);
+  });
+});

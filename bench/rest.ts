@@ -1,27 +1,30 @@
 /**
- * REST throughput on local mode (`startLocal`, as `npm start` but DynamoDB Local in memory), measured
- * like the reference: `wrk -t1 -c10 -d<N>s --latency` (one thread, 10 keep-alive connections) for
+ * REST throughput on local mode as `npm start` runs it (lambdas/local/main.ts in a child process,
+ * bench/local-process.ts; DynamoDB Local in memory), measured like the reference:
+ * `wrk -t1 -c10 -d<N>s --latency` (one thread, 10 keep-alive connections) for
  *   - GET /version                         (no auth, no store access),
  *   - GET /infrastructures                 (the caller owns INFRAS infrastructures, as a user would),
- *   - GET /infrastructures/{id}/state      (auth, the record, its VM list, a refresh of the VM).
- * Same-run baseline: a bare node:http server answering "ok" under the same load, and the DynamoDB
- * Local GetItem rate with 10 callers (the store ceiling when the record cache is off). Ratios against
- * the Python IM on comparable hardware: 4,071 req/s (/version), 608 req/s (/infrastructures, p50
- * 16 ms); the goal is ≥ 10×.
+ *   - GET /infrastructures/{id}/state      (auth, the record, its VM list, a refresh of the VM),
+ * twice: with one process (LOCAL_WORKERS=1) and with npm start's default (one worker per CPU).
+ * Same-run baseline: a bare single-process node:http server answering "ok" under the same load.
+ * Ratios against the Python IM on comparable hardware: 4,071 req/s (/version), 608 req/s
+ * (/infrastructures, p50 16 ms); the goal is ≥ 10×.
  *
  * wrk is used when it is on the PATH (installed with `apt-get install -y wrk` when missing and running
  * as root); otherwise an in-Node load generator in a worker thread (its own event loop) stands in.
  *
- *   npx tsx bench/rest.ts [--seconds 5] [--infras 20] [--node] [--jvm throughput|startup]
- *   (--node: force the in-Node generator; --jvm: DynamoDB Local's JVM, default as npm start)
+ *   npx tsx bench/rest.ts [--seconds 5] [--infras 20] [--node]
+ *   (--node: force the in-Node generator)
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { startLocal } from '#local/server';
-import { STARTUP_JVM_OPTIONS, THROUGHPUT_JVM_OPTIONS } from '#local/dynamodb-local';
+import { startLocalProcess } from './local-process';
 
 const IM_VERSION_RPS = 4071;
 const IM_LIST_RPS = 608;
@@ -39,6 +42,8 @@ export interface LoadResult {
 
 export interface LoadOptions {
   headers?: Record<string, string>;
+  /** A POST body (with `headers` giving its Content-Type); default: GET without a body. */
+  body?: string;
   connections?: number;
   seconds?: number;
   /** Seconds of unrecorded load first (JIT, caches). */
@@ -88,18 +93,29 @@ export function parseWrk(out: string): Omit<LoadResult, 'tool'> {
   return { rps, p50: pct('50'), p99: pct('99'), requests, errors: non2xx + socketErrors };
 }
 
-function runWrk(url: string, seconds: number, connections: number, headers: Record<string, string>): Promise<string> {
+function runWrk(url: string, seconds: number, connections: number, headers: Record<string, string>, body?: string): Promise<string> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  let scriptDir: string | undefined;
+  if (body !== undefined) {
+    // A POST body needs a wrk script.
+    scriptDir = mkdtempSync(join(tmpdir(), 'im-bench-'));
+    const script = join(scriptDir, 'post.lua');
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n`);
+    args.push('-s', script);
+  }
   args.push(url);
-  return new Promise((resolve, reject) => {
+  const cleanup = () => {
+    if (scriptDir) rmSync(scriptDir, { recursive: true, force: true });
+  };
+  return new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited with ${code}: ${out}`))));
-  });
+  }).finally(cleanup);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,18 +126,18 @@ function runWrk(url: string, seconds: number, connections: number, headers: Reco
 const GENERATOR = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
-const { url, headers, connections, seconds, warmup } = workerData;
+const { url, headers, connections, seconds, warmup, body } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
 const u = new URL(url);
 function once() {
   return new Promise((resolve) => {
     const t = process.hrtime.bigint();
-    const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'GET', headers }, (res) => {
+    const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname + u.search, method: body === undefined ? 'GET' : 'POST', headers }, (res) => {
       res.resume();
       res.on('end', () => resolve({ ok: res.statusCode === 200, ms: Number(process.hrtime.bigint() - t) / 1e6 }));
     });
     req.on('error', () => resolve({ ok: false, ms: Number(process.hrtime.bigint() - t) / 1e6 }));
-    req.end();
+    req.end(body);
   });
 }
 async function phase(ms, record) {
@@ -149,7 +165,7 @@ async function phase(ms, record) {
 })();
 `;
 
-function nodeLoad(url: string, opts: Required<Omit<LoadOptions, 'node'>>): Promise<LoadResult> {
+function nodeLoad(url: string, opts: Required<Omit<LoadOptions, 'node' | 'body'>> & { body?: string }): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const w = new Worker(GENERATOR, { eval: true, workerData: { url, ...opts } });
     w.once('message', (m: Omit<LoadResult, 'tool'>) => {
@@ -162,10 +178,10 @@ function nodeLoad(url: string, opts: Required<Omit<LoadOptions, 'node'>>): Promi
 
 /** Load on `url` with `connections` keep-alive connections: wrk when available, else the in-Node generator. */
 export async function load(url: string, opts: LoadOptions = {}): Promise<LoadResult> {
-  const o = { headers: opts.headers ?? {}, connections: opts.connections ?? 10, seconds: opts.seconds ?? 5, warmup: opts.warmup ?? 1 };
+  const o = { headers: opts.headers ?? {}, connections: opts.connections ?? 10, seconds: opts.seconds ?? 5, warmup: opts.warmup ?? 1, body: opts.body };
   if (opts.node || !ensureWrk()) return nodeLoad(url, o);
-  if (o.warmup > 0) await runWrk(url, o.warmup, o.connections, o.headers);
-  return { ...parseWrk(await runWrk(url, o.seconds, o.connections, o.headers)), tool: 'wrk' };
+  if (o.warmup > 0) await runWrk(url, o.warmup, o.connections, o.headers, o.body);
+  return { ...parseWrk(await runWrk(url, o.seconds, o.connections, o.headers, o.body)), tool: 'wrk' };
 }
 
 async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -202,8 +218,6 @@ export interface RestBenchOptions {
   node?: boolean;
   /** Extra IM options for local mode (e.g. INF_CACHE_TIME=0 to measure without the record cache). */
   env?: Record<string, string>;
-  /** DynamoDB Local's JVM: `throughput` (as npm start, default) or `startup` (as the tests). */
-  jvm?: 'throughput' | 'startup';
 }
 
 export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; lines: string[] }> {
@@ -214,59 +228,42 @@ export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; 
   const bare = await bareServer();
   const baseline = await load(bare.url, lo);
   await bare.close();
-  lines.push(`baseline  bare node:http "ok"             ${fmt(baseline)}`);
+  lines.push(`baseline  bare node:http "ok" (1 process)  ${fmt(baseline)}`);
+  const cache = opts.env?.INF_CACHE_TIME;
+  lines.push(`record cache: INF_CACHE_TIME=${cache === undefined ? 'unset (local default: unlimited)' : cache}`);
 
-  const local = await startLocal({
-    env: { LOG_LEVEL: 'SILENT', REST_PORT: '0', REST_ADDRESS: '127.0.0.1', TABLE_NAME: 'im-bench', ...(opts.env ?? {}) },
-    inMemory: true,
-    dynamoJvmOptions: opts.jvm === 'startup' ? STARTUP_JVM_OPTIONS : THROUGHPUT_JVM_OPTIONS,
-  });
-  try {
-    const base = local.restUrl;
-    const uris: string[] = [];
-    for (let i = 0; i < infras; i++) {
-      const created = await fetch(`${base}/infrastructures`, { method: 'POST', headers: { Authorization: AUTH, 'Content-Type': 'text/plain' }, body: RADL });
-      const uri = (await created.text()).trim();
-      if (created.status !== 200) throw new Error(`setup create failed: ${created.status} ${uri}`);
-      uris.push(uri);
+  // One process, then npm start's default (one worker process per CPU).
+  for (const workers of [1, undefined]) {
+    const local = await startLocalProcess({ ...(workers !== undefined ? { workers } : {}), env: { TABLE_NAME: 'im-bench', ...(opts.env ?? {}) } });
+    try {
+      const base = local.restUrl;
+      const uris: string[] = [];
+      for (let i = 0; i < infras; i++) {
+        const created = await fetch(`${base}/infrastructures`, { method: 'POST', headers: { Authorization: AUTH, 'Content-Type': 'text/plain' }, body: RADL });
+        const uri = (await created.text()).trim();
+        if (created.status !== 200) throw new Error(`setup create failed: ${created.status} ${uri}`);
+        uris.push(uri);
+      }
+      const uri = uris[0];
+      const auth = { Authorization: AUTH };
+      const version = await load(`${base}/version`, lo);
+      const list = await load(`${base}/infrastructures`, { ...lo, headers: auth });
+      const state = await load(`${uri}/state`, { ...lo, headers: auth });
+      const label = workers === 1 ? 'LOCAL_WORKERS=1 (one process)' : `npm start default (${local.workers} worker processes)`;
+      lines.push(`-- ${label}`);
+      lines.push(`GET /version                              ${fmt(version)}`);
+      lines.push(`GET /infrastructures (${String(infras).padStart(2)} owned)           ${fmt(list)}`);
+      lines.push(`GET /infrastructures/{id}/state           ${fmt(state)}`);
+      lines.push(`/version:         ${ratio(version.rps, baseline.rps)} the bare server, ${ratio(version.rps, IM_VERSION_RPS)} the Python IM (4,071 req/s; goal ≥ ${GOAL}×)`);
+      lines.push(
+        `/infrastructures: ${ratio(list.rps, baseline.rps)} the bare server, ${ratio(list.rps, IM_LIST_RPS)} the Python IM (608 req/s; goal ≥ ${GOAL}×), p50 ${list.p50.toFixed(2)} ms vs ${IM_LIST_P50_MS} ms`,
+      );
+      lines.push(`/state:           ${ratio(state.rps, baseline.rps)} the bare server, ${ratio(state.rps, IM_LIST_RPS)} the Python IM /infrastructures (608 req/s)`);
+      const errors = version.errors + list.errors + state.errors;
+      if (errors > 0) lines.push(`WARNING: ${errors} non-2xx answers or socket errors (the figures above count them as requests)`);
+    } finally {
+      await local.stop();
     }
-    const uri = uris[0];
-    // Same-run ceiling of the store itself: DynamoDB Local GetItem with 10 concurrent callers
-    // (through the services' store: with the record cache on, its underlying store).
-    const infId = uri.split('/').pop() as string;
-    const store = local.services.store as typeof local.services.store & { readonly inner?: typeof local.services.store };
-    const raw = store.inner ?? store;
-    const end = Date.now() + Math.min(seconds, 3) * 1000;
-    let reads = 0;
-    const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        while (Date.now() < end) {
-          await raw.getInfrastructure(infId);
-          reads++;
-        }
-      }),
-    );
-    const readRate = reads / ((Date.now() - t0) / 1000);
-    const auth = { Authorization: AUTH };
-    const version = await load(`${base}/version`, lo);
-    const list = await load(`${base}/infrastructures`, { ...lo, headers: auth });
-    const state = await load(`${uri}/state`, { ...lo, headers: auth });
-    const cache = local.config.INF_CACHE_TIME;
-    lines.push(`baseline  DynamoDB Local GetItem, 10 callers: ${readRate.toFixed(0)} reads/s`);
-    lines.push(`record cache: INF_CACHE_TIME=${cache === undefined ? 'unset (local default: unlimited)' : cache}; DynamoDB Local JVM: ${opts.jvm ?? 'throughput'}`);
-    lines.push(`GET /version                              ${fmt(version)}`);
-    lines.push(`GET /infrastructures (${String(infras).padStart(2)} owned)           ${fmt(list)}`);
-    lines.push(`GET /infrastructures/{id}/state           ${fmt(state)}`);
-    lines.push(`/version:         ${ratio(version.rps, baseline.rps)} the bare server, ${ratio(version.rps, IM_VERSION_RPS)} the Python IM (4,071 req/s; goal ≥ ${GOAL}×)`);
-    lines.push(
-      `/infrastructures: ${ratio(list.rps, baseline.rps)} the bare server, ${ratio(list.rps, IM_LIST_RPS)} the Python IM (608 req/s; goal ≥ ${GOAL}×), p50 ${list.p50.toFixed(2)} ms vs ${IM_LIST_P50_MS} ms`,
-    );
-    lines.push(`/state:           ${ratio(state.rps, baseline.rps)} the bare server, ${ratio(state.rps, IM_LIST_RPS)} the Python IM /infrastructures (608 req/s)`);
-    const errors = version.errors + list.errors + state.errors;
-    if (errors > 0) lines.push(`WARNING: ${errors} non-2xx answers or socket errors (the figures above count them as requests)`);
-  } finally {
-    await local.stop();
   }
   return { name: 'rest', lines };
 }
@@ -279,8 +276,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const num = (name: string) => (arg(name) === undefined ? undefined : Number(arg(name)));
   const env: Record<string, string> = {};
   if (process.env.INF_CACHE_TIME !== undefined) env.INF_CACHE_TIME = process.env.INF_CACHE_TIME;
-  const jvm = arg('--jvm') as 'throughput' | 'startup' | undefined;
-  const r = await run({ seconds: num('--seconds'), infras: num('--infras'), node: process.argv.includes('--node'), env, jvm });
+  const r = await run({ seconds: num('--seconds'), infras: num('--infras'), node: process.argv.includes('--node'), env });
   console.log(`# ${r.name} (node ${process.version})`);
   for (const l of r.lines) console.log(l);
 }

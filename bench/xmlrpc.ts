@@ -1,8 +1,10 @@
 /**
- * XML-RPC throughput on local mode: calls/s of GetVersion and GetInfrastructureState with N
- * concurrent keep-alive connections over a fixed duration, against same-run baselines:
- *   - a bare node:http server answering a canned `<methodResponse>` (the ceiling of any Node server
- *     on this machine: our figure / this one = the share our stack keeps);
+ * XML-RPC throughput on local mode as `npm start` runs it (lambdas/local/main.ts in a child process,
+ * bench/local-process.ts; DynamoDB Local in memory): calls/s of GetVersion and GetInfrastructureState
+ * under `wrk -t1 -c10` (POST bodies through a wrk script; the in-Node generator of bench/rest.ts when
+ * wrk is missing), with one process (LOCAL_WORKERS=1) and with npm start's default (one worker process
+ * per CPU). Same-run baselines:
+ *   - a bare node:http server answering a canned `<methodResponse>` (one process);
  *   - when python3 is available, Python's `SimpleXMLRPCServer` with `ThreadingMixIn` — the server
  *     class IM 1.19 ran (im_service.py) — answering a constant GetVersion. Real IM also queues every
  *     call to a worker thread and does the work, so this is an upper bound for IM's throughput.
@@ -11,91 +13,16 @@
  *
  * Goal: ≥ 10× the original IM's XML-RPC server. No reference figure of IM was measured here: the
  * maintainers compare side by side with a running IM; the Python line is only an upper bound for it.
- * The load generator runs in a worker thread (plain node:http, one keep-alive Agent with
- * maxSockets = connections, requests pre-encoded) so that it shares the process but not the event
- * loop of the server under test. DynamoDB Local (Java) runs on the same machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { decodeMethodResponse, encodeMethodCall, encodeMethodResponse, type XmlRpcValue } from '#api/xmlrpc/codec';
 import { handler as xmlrpcHandler } from '#handlers/xmlrpc';
-import { startLocal } from '#local/server';
-import { XMLRPC_FRONT_END, xmlrpcFrontEnd } from '#local/xmlrpc-server';
-
-interface LoadResult {
-  calls: number;
-  errors: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-}
-
-/** The load generator (plain JS, run in a worker thread). */
-const LOAD_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const http = require('node:http');
-const { url, body, seconds, warmup, connections, expect } = workerData;
-const target = new URL(url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-const payload = Buffer.from(body);
-function once() {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-        headers: { 'Content-Type': 'text/xml', 'Content-Length': payload.length } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const ok = res.statusCode === 200 && text.includes(expect);
-          resolve({ ok, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
-        });
-        res.on('error', () => resolve({ ok: false, ms: 0 }));
-      });
-    req.on('error', () => resolve({ ok: false, ms: 0 }));
-    req.end(payload);
-  });
-}
-async function phase(durationS, record) {
-  const end = Date.now() + durationS * 1000;
-  let calls = 0, errors = 0;
-  const lat = [];
-  const loop = async () => {
-    while (Date.now() < end) {
-      const r = await once();
-      if (r.ok) { calls++; if (record) lat.push(r.ms); } else errors++;
-    }
-  };
-  const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: connections }, loop));
-  return { calls, errors, seconds: Number(process.hrtime.bigint() - t0) / 1e9, lat };
-}
-(async () => {
-  await phase(warmup, false);
-  const r = await phase(seconds, true);
-  r.lat.sort((a, b) => a - b);
-  const q = (f) => (r.lat.length ? r.lat[Math.min(r.lat.length - 1, Math.floor(f * r.lat.length))] : NaN);
-  agent.destroy();
-  parentPort.postMessage({ calls: r.calls, errors: r.errors, seconds: r.seconds, p50: q(0.5), p99: q(0.99) });
-})();
-`;
-
-function load(url: string, body: string, opts: { seconds: number; warmup: number; connections: number; expect: string }): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(LOAD_WORKER, { eval: true, workerData: { url, body, ...opts } });
-    w.once('message', (m: LoadResult) => {
-      resolve(m);
-      void w.terminate();
-    });
-    w.once('error', reject);
-  });
-}
+import { startLocalProcess } from './local-process';
+import { load, type LoadResult } from './rest';
 
 /** A bare node:http server that answers every request with the same bytes. */
 async function cannedServer(response: string): Promise<{ url: string; close(): Promise<void> }> {
@@ -182,82 +109,76 @@ async function handlerMicros(body: string, ms = 1000): Promise<number> {
 
 export async function run(opts: { seconds?: number; warmup?: number; connections?: number } = {}): Promise<{ name: string; lines: string[] }> {
   const seconds = opts.seconds ?? Number(process.env.BENCH_SECONDS ?? 5);
-  const warmup = opts.warmup ?? Math.min(1, seconds / 5);
+  const warmup = opts.warmup ?? 1;
   const connections = opts.connections ?? Number(process.env.BENCH_CONNECTIONS ?? 10);
   const lines: string[] = [];
-  const OK = '<boolean>1</boolean>';
+  const xml = { 'Content-Type': 'text/xml' };
+  const versionCall = encodeMethodCall('GetVersion', []);
+  const lo = { seconds, warmup, connections, headers: xml };
+  const row = (label: string, r: LoadResult) =>
+    `${label.padEnd(48)}${r.rps.toFixed(0).padStart(10)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${String(r.errors).padStart(8)}  ${r.tool}`;
+  lines.push(`${connections} keep-alive connections, ${seconds} s per target after a ${warmup} s warm-up; node ${process.version}`);
+  lines.push(`${'target'.padEnd(48)}${'calls/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`);
 
-  const local = await startLocal({
-    inMemory: true,
-    restPort: 0,
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARNING' },
-    frontEnds: [xmlrpcFrontEnd({ port: 0 })],
-  });
-  const canned = await cannedServer(encodeMethodResponse([true, local.config.IM_VERSION]));
-  const python = await pythonServer();
+  const canned = await cannedServer(encodeMethodResponse([true, '2.0.0']));
+  let cannedRate: number;
   try {
-    const url = `${local.urls[XMLRPC_FRONT_END]}/RPC2`;
-    const auth: XmlRpcValue[] = [
-      { type: 'InfrastructureManager', username: 'bench', password: 'bench-password' },
-      { id: 'dummy', type: 'Dummy' },
-    ];
-    const radl =
-      "network publica ( outbound = 'yes' )\n" +
-      "system node ( cpu.count >= 1 and memory.size >= 512m and net_interface.0.connection = 'publica' )\n" +
-      'deploy node 2\ncontextualize ()';
-    const post = async (method: string, params: XmlRpcValue[]): Promise<XmlRpcValue | undefined> => {
-      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/xml' }, body: encodeMethodCall(method, params) });
-      return decodeMethodResponse(new Uint8Array(await res.arrayBuffer())).value;
-    };
-    const created = (await post('CreateInfrastructure', [radl, auth])) as [boolean, string];
-    if (!created?.[0]) throw new Error(`cannot create the bench infrastructure: ${JSON.stringify(created)}`);
-    const infId = created[1];
-    const state = await post('GetInfrastructureState', [infId, auth]);
-    const version = await post('GetVersion', []);
-
-    const targets: { label: string; url: string; body: string; key: string }[] = [
-      { label: 'bare node:http, canned response', url: canned.url, body: encodeMethodCall('GetVersion', []), key: 'canned' },
-      { label: 'XML-RPC GetVersion', url, body: encodeMethodCall('GetVersion', []), key: 'version' },
-      { label: 'XML-RPC GetInfrastructureState (2 VMs)', url, body: encodeMethodCall('GetInfrastructureState', [infId, auth]), key: 'state' },
-    ];
-    if (python) {
-      targets.push({ label: 'Python SimpleXMLRPCServer GetVersion', url: python.url, body: encodeMethodCall('GetVersion', []), key: 'python' });
-    }
-    const results: Record<string, LoadResult> = {};
-    for (const t of targets) results[t.key] = await load(t.url, t.body, { seconds, warmup, connections, expect: OK });
-
-    lines.push(`${connections} keep-alive connections, ${seconds} s per target after a ${warmup} s warm-up; node ${process.version}`);
-    lines.push(`GetVersion → ${JSON.stringify(version)}; GetInfrastructureState → ${JSON.stringify(state)}`);
-    lines.push(`${'target'.padEnd(44)}${'calls/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`);
-    for (const t of targets) {
-      const r = results[t.key];
-      lines.push(
-        `${t.label.padEnd(44)}${(r.calls / r.seconds).toFixed(0).padStart(10)}${r.p50.toFixed(2).padStart(9)}` +
-          `${r.p99.toFixed(2).padStart(9)}${String(r.errors).padStart(8)}`,
-      );
-    }
-    const rate = (k: string) => results[k].calls / results[k].seconds;
-    const micros = await handlerMicros(encodeMethodCall('GetVersion', []));
-    lines.push(`Lambda handler alone (proxy event → result, no HTTP), GetVersion: ${micros.toFixed(1)} µs/call`);
-    lines.push(
-      `ratio to the bare node:http baseline (same run): GetVersion ${(rate('version') / rate('canned')).toFixed(2)}, ` +
-        `GetInfrastructureState ${(rate('state') / rate('canned')).toFixed(3)}`,
-    );
-    if (python) {
-      lines.push(
-        `ratio to Python SimpleXMLRPCServer (IM's server class, constant GetVersion; an upper bound for IM): ` +
-          `GetVersion ${(rate('version') / rate('python')).toFixed(1)}×, GetInfrastructureState ${(rate('state') / rate('python')).toFixed(1)}×`,
-      );
-    } else {
-      lines.push('python3 not found: no Python SimpleXMLRPCServer line.');
-    }
-    lines.push('goal ≥ 10× the original IM XML-RPC server: no IM figure was measured here; the maintainers compare side by side.');
-    await post('DestroyInfrastructure', [infId, auth]);
+    const r = await load(canned.url, { ...lo, body: versionCall });
+    cannedRate = r.rps;
+    lines.push(row('baseline: bare node:http, canned response', r));
   } finally {
     await canned.close();
-    await python?.close();
-    await local.stop();
   }
+  let pythonRate: number | undefined;
+  const python = await pythonServer();
+  if (python) {
+    try {
+      const r = await load(python.url, { ...lo, body: versionCall });
+      pythonRate = r.rps;
+      lines.push(row('Python SimpleXMLRPCServer, constant GetVersion', r));
+    } finally {
+      await python.close();
+    }
+  } else lines.push('python3 not found: no Python SimpleXMLRPCServer line.');
+
+  const auth: XmlRpcValue[] = [
+    { type: 'InfrastructureManager', username: 'bench', password: 'bench-password' },
+    { id: 'dummy', type: 'Dummy' },
+  ];
+  const radl =
+    "network publica ( outbound = 'yes' )\n" +
+    "system node ( cpu.count >= 1 and memory.size >= 512m and net_interface.0.connection = 'publica' )\n" +
+    'deploy node 2\ncontextualize ()';
+  const summary: string[] = [];
+  for (const workers of [1, undefined]) {
+    const local = await startLocalProcess(workers !== undefined ? { workers } : {});
+    try {
+      const url = `${local.xmlrpcUrl}/RPC2`;
+      const post = async (method: string, params: XmlRpcValue[]): Promise<XmlRpcValue | undefined> => {
+        const res = await fetch(url, { method: 'POST', headers: xml, body: encodeMethodCall(method, params) });
+        return decodeMethodResponse(new Uint8Array(await res.arrayBuffer())).value;
+      };
+      const created = (await post('CreateInfrastructure', [radl, auth])) as [boolean, string];
+      if (!created?.[0]) throw new Error(`cannot create the bench infrastructure: ${JSON.stringify(created)}`);
+      const infId = created[1];
+      const state = (await post('GetInfrastructureState', [infId, auth])) as [boolean, unknown];
+      if (!state?.[0]) throw new Error(`GetInfrastructureState failed: ${JSON.stringify(state)}`);
+      const label = workers === 1 ? 'one process' : `npm start default, ${local.workers} workers`;
+      const v = await load(url, { ...lo, body: versionCall });
+      const st = await load(url, { ...lo, body: encodeMethodCall('GetInfrastructureState', [infId, auth]) });
+      lines.push(row(`GetVersion (${label})`, v));
+      lines.push(row(`GetInfrastructureState, 2 VMs (${label})`, st));
+      const vsPython = pythonRate ? `; vs Python: GetVersion ${(v.rps / pythonRate).toFixed(1)}×, GetInfrastructureState ${(st.rps / pythonRate).toFixed(1)}×` : '';
+      summary.push(`${label}: vs the bare baseline: GetVersion ${(v.rps / cannedRate).toFixed(2)}, GetInfrastructureState ${(st.rps / cannedRate).toFixed(2)}${vsPython}`);
+      await post('DestroyInfrastructure', [infId, auth]);
+    } finally {
+      await local.stop();
+    }
+  }
+  lines.push(...summary);
+  const micros = await handlerMicros(versionCall);
+  lines.push(`Lambda handler alone (proxy event → result, no HTTP), GetVersion: ${micros.toFixed(1)} µs/call`);
+  lines.push("Python = SimpleXMLRPCServer (IM's server class) answering a constant: an upper bound for IM. Goal ≥ 10× IM, compared side by side.");
   return { name: 'xmlrpc', lines };
 }
 

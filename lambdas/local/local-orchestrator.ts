@@ -140,14 +140,19 @@ export function mapLocalTasks(workflow: WorkflowName, def: AslDefinition, arnToW
  * definition, so validating lazily keeps start-up fast.
  */
 const machineCache = new Map<string, StateMachine>();
+/** The same by definition object (an orchestrator loads its definitions once and never changes them): no JSON text per execution. */
+const machineByObject = new WeakMap<AslDefinition, StateMachine>();
 
 function stateMachine(def: AslDefinition): StateMachine {
+  let m = machineByObject.get(def);
+  if (m) return m;
   const key = JSON.stringify(def);
-  let m = machineCache.get(key);
+  m = machineCache.get(key);
   if (!m) {
     m = new StateMachine(def as unknown as StateMachineDefinition, { validationOptions: { checkArn: true, checkPaths: true } });
     machineCache.set(key, m);
   }
+  machineByObject.set(def, m);
   return m;
 }
 

@@ -1,15 +1,24 @@
 /**
  * Strict, safe XML-RPC codec (pure code, no AWS imports).
  *
- * Decoding uses a small, strict, non-validating XML 1.0 reader written for this purpose instead of a general XML
- * parser, so that we control exactly what is accepted:
- *   - no DTDs at all: any `<!DOCTYPE` / `<!ENTITY` is rejected before parsing (XXE, billion laughs);
- *   - entity references are never expanded except the five predefined ones and numeric character references;
- *   - processing instructions other than the XML declaration are rejected;
- *   - body size (bytes) and nesting depth are bounded;
+ * Decoding parses with saxes (a strict, spec-conforming, non-validating XML 1.0 SAX parser: well-formedness is
+ * checked in one pass, and it throws at the first error) and builds a small element tree from its events. saxes
+ * runs without namespaces (`ex:nil` is a plain name) and always with XML 1.0 rules; checks of our own around it
+ * keep exactly what is accepted under control:
+ *   - no DTDs at all: any `<!DOCTYPE` / `<!ENTITY` (or ELEMENT, ATTLIST, NOTATION) is rejected before parsing,
+ *     even inside a comment or CDATA section (XXE, billion laughs); a doctype event would be refused too;
+ *   - entity references are never expanded except the five predefined ones and numeric character references
+ *     (without a DTD saxes knows no others); a character reference must name an XML `Char`;
+ *   - processing instructions other than the XML declaration at the very start are rejected, unterminated too;
+ *   - characters XML 1.0 cannot carry are reported as such (FAULT_INVALID_CHARACTER) before any parse error;
+ *     element and attribute names are held to the BMP name characters, like expat;
+ *   - body size (bytes) and nesting depth are bounded (element depth as each start tag opens);
  *   - text content is preserved exactly (no trimming); line endings are normalised as required by XML 1.0 §2.11
  *     (a literal CR LF or CR becomes LF, exactly as expat does on the Python reference; `&#13;` yields a real CR);
- *   - every failure surfaces as an {@link XmlRpcDecodeError} carrying an interoperability fault code.
+ *   - every failure surfaces as an {@link XmlRpcDecodeError} carrying an interoperability fault code; saxes's
+ *     errors become FAULT_PARSE ("unexpected end of document" when the input ran out first).
+ * One saxes parser is reused for every document (decoding is synchronous); a byte body's XML declaration, once
+ * checked, is not given to it (saxes is slow on declarations).
  *
  * Wire types follow the XML-RPC spec plus the common extensions `<i8>` and `<nil/>` / `<ex:nil/>`.
  *
@@ -30,6 +39,9 @@
  * struct members whose value is `undefined` are omitted (as JSON does); anything unrepresentable raises
  * XmlRpcEncodeError.
  */
+
+import { isAscii, isUtf8 } from 'node:buffer';
+import { SaxesParser, type SaxesAttributePlain, type SaxesStartTagPlain } from 'saxes';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fault codes ("specification for fault code interoperability", xmlrpc-epi)
@@ -125,7 +137,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 const METHOD_NAME_RE = /^[A-Za-z0-9_.:/]+$/;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Strict XML reader
+// XML parsing: saxes events → a small element tree
 // ---------------------------------------------------------------------------------------------------------------
 
 interface XmlElement {
@@ -139,18 +151,22 @@ const WS_ONLY_RE = /^[ \t\n\r]*$/;
 /** Any character outside XML 1.0 `Char` (also matches lone surrogates thanks to the `u` flag). */
 const INVALID_XML_CHAR_RE = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const INVALID_XML_CHAR_GLOBAL_RE = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+/**
+ * Any UTF-16 code unit that is not a BMP XML `Char`: invalid characters and every surrogate. One scan finds both
+ * invalid and astral characters; the precise INVALID_XML_CHAR_RE runs only on a hit.
+ */
+const NOT_BMP_XML_CHAR_RE = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/;
 const FORBIDDEN_DECL_RE = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
 
 // XML 1.0 (5th ed.) name characters restricted to the BMP, like expat (the Python reference) and fast-xml-parser.
+// saxes also accepts astral-plane name characters (#x10000-#xEFFFF); documents containing any are held to this.
 const NAME_START =
   ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D' +
   '\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
 const NAME_CHAR = NAME_START + '\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040';
 // The NameChar ranges of XML 1.0 §2.3 include combining marks (U+0300–U+036F); that is intended here.
 // eslint-disable-next-line no-misleading-character-class
-const NAME_RE = new RegExp(`[${NAME_START}][${NAME_CHAR}]*`, 'uy');
-const S_RE = /[ \t\n\r]*/y;
-const TEXT_RUN_RE = /[^<&]+/y;
+const BMP_NAME_RE = new RegExp(`^[${NAME_START}][${NAME_CHAR}]*$`, 'u');
 const XML_DECL_RE = new RegExp(
   '<\\?xml[ \\t\\n\\r]+version[ \\t\\n\\r]*=[ \\t\\n\\r]*(?:"1\\.[0-9]+"|\'1\\.[0-9]+\')' +
     '(?:[ \\t\\n\\r]+encoding[ \\t\\n\\r]*=[ \\t\\n\\r]*' +
@@ -159,270 +175,190 @@ const XML_DECL_RE = new RegExp(
     '[ \\t\\n\\r]*\\?>',
   'y',
 );
-const PREDEFINED_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
-
-function isValidXmlCodePoint(cp: number): boolean {
-  return (
-    cp === 0x9 ||
-    cp === 0xa ||
-    cp === 0xd ||
-    (cp >= 0x20 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0xfffd) ||
-    (cp >= 0x10000 && cp <= 0x10ffff)
-  );
-}
 
 /** Bounds input echoed into error messages. */
 function short(s: string): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
 
-function normalizeNewlines(s: string): string {
-  return s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n');
+/**
+ * One parser for the whole process, reset after every document (`close()` on success, `_init()` after an error):
+ * decoding is synchronous and the handlers never re-enter it. Not namespace-aware, so `ex:nil` is an ordinary
+ * name and `xmlns:*` ordinary attributes. Always XML 1.0 rules, whatever version the declaration names (1.1 would
+ * turn NEL/LS into newlines and allow control characters by reference). No error handler: saxes then throws at the
+ * first error.
+ */
+const parser = new SaxesParser({ position: false, forceXMLVersion: true, defaultXMLVersion: '1.0' });
+
+// State of the document being parsed, used by the event handlers below (module-level functions, so that parsing a
+// document creates no closures).
+const openElements: XmlElement[] = [];
+let rootElement: XmlElement | undefined;
+let elementDepthLimit = 0;
+let bmpNamesOnly = false;
+/** Offset in the text of what saxes was given (it is not given an XML declaration that was already checked). */
+let positionBase = 0;
+
+/** The current offset in the text (for error messages). */
+function offsetNow(): number {
+  return positionBase + parser.position;
 }
 
-class XmlReader {
-  private pos = 0;
+function nestedTooDeeply(offset: number): XmlRpcDecodeError {
+  return new XmlRpcDecodeError(`document nested too deeply (at offset ${offset})`, FAULT_INVALID_REQUEST);
+}
 
-  constructor(
-    private readonly src: string,
-    private readonly maxElementDepth: number,
-  ) {}
+function processingInstruction(offset: number): XmlRpcDecodeError {
+  return new XmlRpcDecodeError(`processing instructions are not allowed (at offset ${offset})`, FAULT_INVALID_REQUEST);
+}
 
-  private fail(message: string, code = FAULT_PARSE): never {
-    throw new XmlRpcDecodeError(`${message} (at offset ${this.pos})`, code);
+function notWellFormed(message: string, offset: number): never {
+  throw new XmlRpcDecodeError(`not well formed: ${message} (at offset ${offset})`, FAULT_PARSE);
+}
+
+/** A start tag whose name has been read: the depth limit applies as soon as an element starts (before attributes). */
+function onOpenTagStart(tag: SaxesStartTagPlain): void {
+  const open = openElements;
+  if (open.length >= elementDepthLimit) throw nestedTooDeeply(offsetNow());
+  if (bmpNamesOnly && !BMP_NAME_RE.test(tag.name)) notWellFormed('invalid name', offsetNow());
+  const el: XmlElement = { name: tag.name, children: [] };
+  if (open.length === 0) rootElement = el;
+  else open[open.length - 1].children.push(el);
+  open.push(el);
+}
+
+/** Attributes are checked by saxes and then discarded (XML-RPC defines none; `xmlns:ex` & co. are tolerated). */
+function onAttribute(attr: SaxesAttributePlain): void {
+  if (bmpNamesOnly && !BMP_NAME_RE.test(attr.name)) notWellFormed('invalid name', offsetNow());
+}
+
+function onCloseTag(): void {
+  openElements.pop();
+}
+
+/** Text and CDATA sections (saxes has already expanded references and normalised line endings). */
+function onText(text: string): void {
+  const open = openElements;
+  // Outside the root element only whitespace reaches here (saxes rejects anything else); it is not content.
+  if (open.length === 0 || text === '') return;
+  const children = open[open.length - 1].children;
+  const last = children.length - 1;
+  if (last >= 0 && typeof children[last] === 'string') children[last] = (children[last] as string) + text;
+  else children.push(text);
+}
+
+function onProcessingInstruction(): void {
+  throw processingInstruction(offsetNow());
+}
+
+function onDoctype(): void {
+  // Unreachable: FORBIDDEN_DECL_RE rejects every `<!DOCTYPE` before parsing. Kept as a second line of defence.
+  throw new XmlRpcDecodeError('DOCTYPE and ENTITY declarations are not allowed', FAULT_INVALID_REQUEST);
+}
+
+parser.on('opentagstart', onOpenTagStart);
+parser.on('attribute', onAttribute);
+parser.on('closetag', onCloseTag);
+parser.on('text', onText);
+parser.on('cdata', onText);
+parser.on('processinginstruction', onProcessingInstruction);
+parser.on('doctype', onDoctype);
+
+/**
+ * saxes errors raised by a `<?` that is not the XML declaration at the start of the document (a misplaced
+ * declaration, a malformed target): any processing instruction is refused as such, whatever follows `<?`.
+ */
+const SAXES_PI_ERRORS = new Set([
+  'an XML declaration must be at the start of the document.',
+  'the XML declaration must appear at the start of the document.',
+  'processing instructions are not allowed before root.',
+  'processing instruction without a target.',
+  'disallowed character in processing instruction name.',
+]);
+
+/**
+ * saxes's internal state (saxes is pinned at 6.0.0), read on the error path only, to tell what the input was in
+ * the middle of when it ran out.
+ */
+function saxesState(): number {
+  const state = (parser as unknown as { state?: unknown }).state;
+  return typeof state === 'number' ? state : -1;
+}
+const SAXES_S_PI_FIRST_CHAR = 23; // `<?` … S_PI_REST, S_PI_BODY … S_PI_ENDING (26): inside `<?target …`
+const SAXES_S_PI_ENDING = 26;
+const SAXES_S_OPEN_TAG = 34; // `<name`, name not finished
+
+/**
+ * The error for input that ended early. Inside a processing instruction (`<?target …` without `?>`): refused as
+ * a processing instruction, as a complete one is (a body that is exactly `<?xml` is the start of an XML
+ * declaration, not a processing instruction). Inside the name of a start tag too deep to be allowed: too deep.
+ * Anything else (no root element, unclosed elements, an unfinished construct): a truncated document.
+ */
+function endOfInputError(text: string, end: number): XmlRpcDecodeError {
+  const state = saxesState();
+  if (state >= SAXES_S_PI_FIRST_CHAR && state <= SAXES_S_PI_ENDING && text !== '<?xml' && text !== '\uFEFF<?xml') {
+    return processingInstruction(end);
   }
+  if (state === SAXES_S_OPEN_TAG && openElements.length >= elementDepthLimit) return nestedTooDeeply(end);
+  return new XmlRpcDecodeError(`not well formed: unexpected end of document (at offset ${end})`, FAULT_PARSE);
+}
 
-  private truncated(): never {
-    this.fail('not well formed: unexpected end of document');
+/** Maps an error thrown by saxes (a plain Error) to an XmlRpcDecodeError; anything else is returned as is. */
+function fromSaxesError(e: unknown, text: string, atEnd: boolean, offset: number): unknown {
+  if (!(e instanceof Error) || Object.getPrototypeOf(e) !== Error.prototype) return e; // a bug, not bad input
+  // What saxes reports only once the input is exhausted (at close()) is about input that ended early.
+  if (atEnd) return endOfInputError(text, offset);
+  if (SAXES_PI_ERRORS.has(e.message)) return processingInstruction(offset);
+  // `<` then a character that cannot start a name, where no element may start anyway: too deep comes first.
+  if (e.message === 'disallowed character in tag name' && openElements.length >= elementDepthLimit) {
+    return nestedTooDeeply(offset);
   }
+  // saxes messages name at most markup (tag, attribute or declaration names), never content; bound them anyway.
+  const message = e.message.endsWith('.') ? e.message.slice(0, -1) : e.message;
+  return new XmlRpcDecodeError(
+    `not well formed: ${message.length > 100 ? `${message.slice(0, 100)}…` : message} (at offset ${offset})`,
+    FAULT_PARSE,
+  );
+}
 
-  private startsWith(s: string): boolean {
-    return this.src.startsWith(s, this.pos);
-  }
-
-  private skipS(): boolean {
-    S_RE.lastIndex = this.pos;
-    S_RE.exec(this.src);
-    const moved = S_RE.lastIndex !== this.pos;
-    this.pos = S_RE.lastIndex;
-    return moved;
-  }
-
-  private readName(): string {
-    NAME_RE.lastIndex = this.pos;
-    const m = NAME_RE.exec(this.src);
-    if (!m) {
-      if (this.pos >= this.src.length) this.truncated();
-      this.fail('not well formed: invalid name');
-    }
-    this.pos = NAME_RE.lastIndex;
-    return m[0];
-  }
-
-  /** Parses the whole document and returns the root element. */
-  parseDocument(): XmlElement {
-    const src = this.src;
-    if (src.charCodeAt(0) === 0xfeff) this.pos = 1;
-    if (this.startsWith('<?xml')) {
-      const next = src.charAt(this.pos + 5);
-      if (next === '' || next === ' ' || next === '\t' || next === '\n' || next === '\r' || next === '?') {
-        XML_DECL_RE.lastIndex = this.pos;
-        if (!XML_DECL_RE.exec(src)) {
-          if (src.indexOf('?>', this.pos) === -1) this.truncated();
-          this.fail('not well formed: malformed XML declaration');
-        }
-        this.pos = XML_DECL_RE.lastIndex;
-      }
-    }
-    this.skipMisc();
-    if (this.pos >= src.length) this.truncated();
-    if (src.charAt(this.pos) !== '<') this.fail('not well formed: text outside the root element');
-    const root = this.parseElementTree();
-    this.skipMisc();
-    if (this.pos < src.length) this.fail('not well formed: content after the root element');
+/**
+ * Parses a whole document with saxes and returns the root element. `body.skipped` characters (a checked XML
+ * declaration) precede `body.text`; `depthLimit` bounds element nesting; with `astral` (the text has characters
+ * beyond the BMP) element and attribute names are checked against BMP_NAME_RE.
+ */
+function parseDocument(body: BodyText, depthLimit: number, astral: boolean): XmlElement {
+  const text = body.text;
+  openElements.length = 0;
+  rootElement = undefined;
+  elementDepthLimit = depthLimit;
+  bmpNamesOnly = astral;
+  positionBase = body.skipped;
+  let atEnd = false;
+  try {
+    parser.write(text);
+    atEnd = true;
+    parser.close();
+    const root = rootElement;
+    // Unreachable: close() fails on a document without a root element.
+    if (root === undefined) notWellFormed('unexpected end of document', positionBase + text.length);
     return root;
-  }
-
-  /** Skips whitespace and comments outside the root element; rejects PIs and declarations. */
-  private skipMisc(): void {
-    for (;;) {
-      this.skipS();
-      if (this.startsWith('<!--')) this.skipComment();
-      else if (this.startsWith('<?')) this.fail('processing instructions are not allowed', FAULT_INVALID_REQUEST);
-      else if (this.startsWith('<!')) this.fail("not well formed: unexpected '<!'");
-      else return;
-    }
-  }
-
-  private skipComment(): void {
-    const start = this.pos + 4;
-    const end = this.src.indexOf('-->', start);
-    if (end === -1) {
-      this.pos = this.src.length;
-      this.truncated();
-    }
-    const body = this.src.slice(start, end);
-    if (body.includes('--') || body.endsWith('-')) this.fail("not well formed: '--' inside a comment");
-    this.pos = end + 3;
-  }
-
-  /**
-   * Reads a start tag at `this.pos` (which is at '<'). Returns the element and whether it was self-closing.
-   * Attributes are checked for well-formedness and then discarded (XML-RPC defines none; namespace declarations such
-   * as `xmlns:ex` are tolerated).
-   */
-  private readStartTag(): { el: XmlElement; empty: boolean } {
-    this.pos++; // '<'
-    const name = this.readName();
-    const seen = new Set<string>();
-    for (;;) {
-      const hadSpace = this.skipS();
-      if (this.pos >= this.src.length) this.truncated();
-      const c = this.src.charAt(this.pos);
-      if (c === '>') {
-        this.pos++;
-        return { el: { name, children: [] }, empty: false };
-      }
-      if (c === '/') {
-        if (this.pos + 1 >= this.src.length) this.truncated();
-        if (this.src.charAt(this.pos + 1) !== '>') this.fail("not well formed: expected '>'");
-        this.pos += 2;
-        return { el: { name, children: [] }, empty: true };
-      }
-      if (!hadSpace) this.fail('not well formed: expected whitespace before attribute');
-      const attr = this.readName();
-      if (seen.has(attr)) this.fail(`not well formed: duplicate attribute '${short(attr)}'`);
-      seen.add(attr);
-      this.skipS();
-      if (this.pos >= this.src.length) this.truncated();
-      if (this.src.charAt(this.pos) !== '=') this.fail("not well formed: expected '='");
-      this.pos++;
-      this.skipS();
-      if (this.pos >= this.src.length) this.truncated();
-      const quote = this.src.charAt(this.pos);
-      if (quote !== '"' && quote !== "'") this.fail('not well formed: attribute value must be quoted');
-      const end = this.src.indexOf(quote, this.pos + 1);
-      if (end === -1) {
-        this.pos = this.src.length;
-        this.truncated();
-      }
-      this.pos++;
-      while (this.pos < end) {
-        const ch = this.src.charAt(this.pos);
-        if (ch === '<') this.fail("not well formed: '<' in attribute value");
-        if (ch === '&') this.readReference(end);
-        else this.pos++;
-      }
-      this.pos = end + 1;
-    }
-  }
-
-  /** Reads `&…;` at `this.pos` and returns the replacement text. `limit` bounds the search for ';'. */
-  private readReference(limit = this.src.length): string {
-    const semi = this.src.indexOf(';', this.pos + 1);
-    if (semi === -1 || semi > limit) {
-      // Distinguish a truncated document from a malformed reference.
-      if (semi === -1 && /^&(?:#x?[0-9A-Fa-f]*|[A-Za-z]*)$/.test(this.src.slice(this.pos, this.pos + 12))) {
-        this.truncated();
-      }
-      this.fail('not well formed: unterminated reference');
-    }
-    const ref = this.src.slice(this.pos + 1, semi);
-    let out: string;
-    if (ref.charAt(0) === '#') {
-      let cp: number;
-      if (/^#x[0-9A-Fa-f]{1,8}$/.test(ref)) cp = parseInt(ref.slice(2), 16);
-      else if (/^#[0-9]{1,10}$/.test(ref)) cp = parseInt(ref.slice(1), 10);
-      else this.fail('not well formed: malformed character reference');
-      if (!isValidXmlCodePoint(cp)) this.fail('not well formed: character reference to an invalid character');
-      out = String.fromCodePoint(cp);
-    } else {
-      const rep = Object.prototype.hasOwnProperty.call(PREDEFINED_ENTITIES, ref) ? PREDEFINED_ENTITIES[ref] : undefined;
-      if (rep === undefined) {
-        this.fail('not well formed: undefined entity reference (entities are not expanded)');
-      }
-      out = rep;
-    }
-    this.pos = semi + 1;
-    return out;
-  }
-
-  /** Parses the element starting at `this.pos` and all its content, iteratively. */
-  private parseElementTree(): XmlElement {
-    const src = this.src;
-    const first = this.readStartTag();
-    if (first.empty) return first.el;
-    const stack: XmlElement[] = [first.el];
-    if (stack.length > this.maxElementDepth) this.fail('document nested too deeply', FAULT_INVALID_REQUEST);
-
-    const appendText = (el: XmlElement, text: string): void => {
-      if (text === '') return;
-      const last = el.children.length - 1;
-      if (last >= 0 && typeof el.children[last] === 'string') el.children[last] = (el.children[last] as string) + text;
-      else el.children.push(text);
-    };
-
-    for (;;) {
-      const top = stack[stack.length - 1];
-      if (this.pos >= src.length) this.truncated();
-      const c = src.charAt(this.pos);
-      if (c === '<') {
-        if (this.startsWith('</')) {
-          this.pos += 2;
-          const name = this.readName();
-          if (name !== top.name) {
-            this.fail(`not well formed: mismatched end tag </${short(name)}> for <${short(top.name)}>`);
-          }
-          this.skipS();
-          if (this.pos >= src.length) this.truncated();
-          if (src.charAt(this.pos) !== '>') this.fail("not well formed: expected '>'");
-          this.pos++;
-          stack.pop();
-          if (stack.length === 0) return top;
-        } else if (this.startsWith('<!--')) {
-          this.skipComment();
-        } else if (this.startsWith('<![CDATA[')) {
-          const start = this.pos + 9;
-          const end = src.indexOf(']]>', start);
-          if (end === -1) {
-            this.pos = src.length;
-            this.truncated();
-          }
-          appendText(top, normalizeNewlines(src.slice(start, end)));
-          this.pos = end + 3;
-        } else if (this.startsWith('<?')) {
-          this.fail('processing instructions are not allowed', FAULT_INVALID_REQUEST);
-        } else if (this.startsWith('<!')) {
-          // DOCTYPE & co. were rejected before parsing; anything else here is malformed.
-          this.fail("not well formed: unexpected '<!'");
-        } else if (this.pos + 1 >= src.length) {
-          this.truncated();
-        } else {
-          if (stack.length + 1 > this.maxElementDepth) this.fail('document nested too deeply', FAULT_INVALID_REQUEST);
-          const { el, empty } = this.readStartTag();
-          top.children.push(el);
-          if (!empty) stack.push(el);
-        }
-      } else if (c === '&') {
-        appendText(top, this.readReference());
-      } else {
-        TEXT_RUN_RE.lastIndex = this.pos;
-        const m = TEXT_RUN_RE.exec(src);
-        const run = m ? m[0] : '';
-        if (run.includes(']]>')) this.fail("not well formed: ']]>' in content");
-        this.pos += run.length;
-        appendText(top, normalizeNewlines(run));
-      }
-    }
+  } catch (e) {
+    const offset = atEnd ? positionBase + text.length : offsetNow();
+    // A narrow text was not scanned for characters XML cannot carry: they are reported first, as for the others.
+    const error =
+      (body.narrow ? invalidCharacterError(body) : undefined) ??
+      (e instanceof XmlRpcDecodeError ? e : fromSaxesError(e, text, atEnd, offset));
+    parser._init(); // discard the half-parsed document: the parser is reused
+    throw error;
+  } finally {
+    openElements.length = 0;
+    rootElement = undefined;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Body → text
 // ---------------------------------------------------------------------------------------------------------------
-
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 function resolveLimits(opts: DecodeOptions | undefined): { maxBytes: number; maxDepth: number } {
   const maxBytes =
@@ -436,17 +372,6 @@ function resolveLimits(opts: DecodeOptions | undefined): { maxBytes: number; max
   return { maxBytes, maxDepth };
 }
 
-/** Encoding named in the XML declaration of a byte body, if any (ASCII-compatible sniffing). */
-function declaredEncoding(bytes: Uint8Array): string | undefined {
-  let head = '';
-  const n = Math.min(bytes.length, 256);
-  for (let i = 0; i < n; i++) head += String.fromCharCode(bytes[i]);
-  if (head.startsWith('\u00ef\u00bb\u00bf')) head = head.slice(3);
-  XML_DECL_RE.lastIndex = 0;
-  const m = XML_DECL_RE.exec(head);
-  return m ? (m[1] ?? m[2]) : undefined;
-}
-
 const UTF8_NAMES = ['utf-8', 'utf8'];
 const ASCII_NAMES = ['us-ascii', 'ascii'];
 const LATIN1_NAMES = ['iso-8859-1', 'iso8859-1', 'latin1', 'latin-1'];
@@ -457,17 +382,61 @@ function unsupportedEncoding(enc: string): never {
   throw new XmlRpcDecodeError(`unsupported encoding '${enc.slice(0, 40)}'`, FAULT_UNSUPPORTED_ENCODING);
 }
 
-function bodyToText(body: string | Uint8Array, maxBytes: number): string {
+/** Whether `buf` holds `<?xml` at `at`. */
+function startsWithXmlPi(buf: Buffer, at: number): boolean {
+  return (
+    buf.length >= at + 5 &&
+    buf[at] === 0x3c &&
+    buf[at + 1] === 0x3f &&
+    buf[at + 2] === 0x78 &&
+    buf[at + 3] === 0x6d &&
+    buf[at + 4] === 0x6c
+  );
+}
+
+/** The encoding named by the XML declaration at the start of `text` (after `from`), lower-cased. */
+function declaredEncodingOf(text: string, from: number): string | undefined {
+  XML_DECL_RE.lastIndex = from;
+  const m = XML_DECL_RE.exec(text);
+  return m ? (m[1] ?? m[2])?.toLowerCase() : undefined;
+}
+
+/**
+ * A body as text for saxes. `skipped`: the characters before `text`: an XML declaration already checked with
+ * XML_DECL_RE, whose grammar is saxes's (saxes is slow on declarations: about 0.5 µs, a quarter of a small call).
+ * `narrow`: the text comes from bytes that cannot encode a surrogate or a character beyond the BMP (ASCII, or
+ * ISO-8859-1), so the only characters XML 1.0 forbids that it may hold are C0 controls, which saxes rejects
+ * itself wherever they are.
+ */
+interface BodyText {
+  text: string;
+  skipped: number;
+  narrow: boolean;
+}
+
+/**
+ * Where the content of a byte body starts when the XML declaration ends at `end` and what follows cannot change
+ * how saxes reads on when given the rest as a document of its own: whitespace, or a `<` that does not start a
+ * processing instruction (saxes would take a `<?xml` there for the declaration, or skip a U+FEFF as a byte order
+ * mark). Otherwise 0: the declaration is left to saxes.
+ */
+function contentStart(buf: Buffer, end: number): number {
+  const c = buf[end];
+  if (c === 0x3c) return buf[end + 1] === 0x3f ? 0 : end; // '<', then not '?'
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 ? end : 0;
+}
+
+function bodyToText(body: string | Uint8Array, maxBytes: number): BodyText {
   if (typeof body === 'string') {
     // UTF-8 length >= UTF-16 length, so the cheap check first.
     if (body.length > maxBytes || Buffer.byteLength(body, 'utf8') > maxBytes) {
       throw new XmlRpcDecodeError(`request body exceeds ${maxBytes} bytes`, FAULT_INVALID_REQUEST);
     }
-    XML_DECL_RE.lastIndex = body.charCodeAt(0) === 0xfeff ? 1 : 0;
-    const m = XML_DECL_RE.exec(body);
-    const enc = m ? (m[1] ?? m[2])?.toLowerCase() : undefined;
+    const enc = declaredEncodingOf(body, body.charCodeAt(0) === 0xfeff ? 1 : 0);
     if (enc !== undefined && !STRING_BODY_ENCODINGS.has(enc)) unsupportedEncoding(enc);
-    return body;
+    // The declaration stays: skipping it would need a slice, and saxes reads sliced strings slower than it reads
+    // a declaration.
+    return { text: body, skipped: 0, narrow: false };
   }
   if (!(body instanceof Uint8Array)) {
     throw new XmlRpcDecodeError('request body must be a string or bytes', FAULT_INVALID_REQUEST);
@@ -475,59 +444,85 @@ function bodyToText(body: string | Uint8Array, maxBytes: number): string {
   if (body.byteLength > maxBytes) {
     throw new XmlRpcDecodeError(`request body exceeds ${maxBytes} bytes`, FAULT_INVALID_REQUEST);
   }
-  const enc = declaredEncoding(body)?.toLowerCase();
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  // The declaration is sniffed (ASCII-compatible) in the first 256 bytes, only when the body starts with one.
+  let enc: string | undefined;
+  let declSeen = true;
+  let start = 0; // where the text starts in `buf`: after the byte order mark, or after a checked declaration
+  if (startsWithXmlPi(buf, bom)) {
+    XML_DECL_RE.lastIndex = 0;
+    const m = XML_DECL_RE.exec(buf.toString('latin1', bom, Math.min(buf.length, 256)));
+    if (m) {
+      enc = (m[1] ?? m[2])?.toLowerCase();
+      start = contentStart(buf, bom + XML_DECL_RE.lastIndex);
+    } else declSeen = false;
+  }
   if (enc === undefined || UTF8_NAMES.includes(enc)) {
+    if (start === 0) start = bom;
     let text: string;
-    try {
-      text = utf8Decoder.decode(body);
-    } catch (e) {
-      throw new XmlRpcDecodeError('invalid UTF-8 in request body', FAULT_INVALID_CHARACTER, { cause: e });
+    let narrow: boolean;
+    if (isAscii(bom === 0 ? buf : buf.subarray(bom))) {
+      text = buf.toString('latin1', start);
+      narrow = true;
+    } else {
+      if (!isUtf8(buf)) throw new XmlRpcDecodeError('invalid UTF-8 in request body', FAULT_INVALID_CHARACTER);
+      text = buf.toString('utf8', start);
+      narrow = false;
     }
-    if (enc === undefined) {
+    if (!declSeen) {
       // The sniffing window may have missed a (padded) declaration: never decode against a declared encoding.
-      XML_DECL_RE.lastIndex = 0;
-      const m = XML_DECL_RE.exec(text);
-      const declared = m ? (m[1] ?? m[2])?.toLowerCase() : undefined;
+      const declared = declaredEncodingOf(text, 0);
       if (declared !== undefined && !UTF8_NAMES.includes(declared)) unsupportedEncoding(declared);
     }
-    return text;
+    // Offsets count characters after the byte order mark (the declaration is ASCII: one byte per character).
+    return { text, skipped: start - bom, narrow };
   }
+  // ISO-8859-1 / US-ASCII: the text is every byte, a byte order mark included (which then fails as text before
+  // the root element), so a declaration is skipped only when there is none.
+  if (bom !== 0) start = 0;
   if (ASCII_NAMES.includes(enc)) {
-    for (let i = 0; i < body.length; i++) {
-      if (body[i] > 0x7f) throw new XmlRpcDecodeError('invalid US-ASCII in request body', FAULT_INVALID_CHARACTER);
-    }
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+    if (!isAscii(buf)) throw new XmlRpcDecodeError('invalid US-ASCII in request body', FAULT_INVALID_CHARACTER);
+    return { text: buf.toString('latin1', start), skipped: start, narrow: true };
   }
-  if (LATIN1_NAMES.includes(enc)) {
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
-  }
+  if (LATIN1_NAMES.includes(enc)) return { text: buf.toString('latin1', start), skipped: start, narrow: true };
   unsupportedEncoding(enc);
+}
+
+function invalidCharacterError(body: BodyText): XmlRpcDecodeError | undefined {
+  const bad = INVALID_XML_CHAR_RE.exec(body.text);
+  return bad
+    ? new XmlRpcDecodeError(`invalid XML character at offset ${body.skipped + bad.index}`, FAULT_INVALID_CHARACTER)
+    : undefined;
 }
 
 function parseXml(body: string | Uint8Array, opts: DecodeOptions | undefined): { root: XmlElement; maxDepth: number } {
   const { maxBytes, maxDepth } = resolveLimits(opts);
-  const text = bodyToText(body, maxBytes);
-  // Safety checks before any parsing (anywhere in the text, even inside comments or CDATA sections).
+  const bodyText = bodyToText(body, maxBytes);
+  const text = bodyText.text;
+  // Safety checks before any parsing (anywhere in the text, even inside comments or CDATA sections; a skipped
+  // declaration holds neither).
   if (FORBIDDEN_DECL_RE.test(text)) {
     throw new XmlRpcDecodeError('DOCTYPE and ENTITY declarations are not allowed', FAULT_INVALID_REQUEST);
   }
-  const bad = INVALID_XML_CHAR_RE.exec(text);
-  if (bad) {
-    throw new XmlRpcDecodeError(`invalid XML character at offset ${bad.index}`, FAULT_INVALID_CHARACTER);
+  // Characters XML cannot carry are reported as such, before any parse error. saxes rejects them all except lone
+  // surrogates, so a narrow text (none possible) is scanned for them only if parsing fails.
+  let astral = false;
+  if (!bodyText.narrow && NOT_BMP_XML_CHAR_RE.test(text)) {
+    const bad = invalidCharacterError(bodyText);
+    if (bad) throw bad;
+    astral = true; // only surrogate pairs, i.e. characters beyond the BMP
   }
   // A value at container depth d sits at element depth <= 5 + 3d (methodCall>params>param>value>array>data>value…).
-  const root = new XmlReader(text, 3 * maxDepth + 6).parseDocument();
+  const root = parseDocument(bodyText, 3 * maxDepth + 6, astral);
   return { root, maxDepth };
 }
 
-/** Runs `fn`, guaranteeing that anything thrown is an XmlRpcDecodeError. */
-function guarded<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof XmlRpcDecodeError) throw e;
-    throw new XmlRpcDecodeError('internal error while decoding XML-RPC', FAULT_INTERNAL, { cause: e });
-  }
+/** Wraps anything but an XmlRpcDecodeError thrown while decoding (a bug) into a FAULT_INTERNAL one. */
+function internalError(e: unknown): XmlRpcDecodeError {
+  return e instanceof XmlRpcDecodeError
+    ? e
+    : new XmlRpcDecodeError('internal error while decoding XML-RPC', FAULT_INTERNAL, { cause: e });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -567,13 +562,16 @@ function textOnly(el: XmlElement): string {
   return s;
 }
 
+function isXmlWs(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
 /** Trims XML whitespace (a loop, not a regex: `/\s+$/` is quadratic on long inner whitespace runs). */
 function trimXmlWs(s: string): string {
-  const isWs = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
   let a = 0;
   let b = s.length;
-  while (a < b && isWs(s.charCodeAt(a))) a++;
-  while (b > a && isWs(s.charCodeAt(b - 1))) b--;
+  while (a < b && isXmlWs(s.charCodeAt(a))) a++;
+  while (b > a && isXmlWs(s.charCodeAt(b - 1))) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 const INT_RE = /^[+-]?[0-9]+$/;
@@ -652,8 +650,11 @@ function decodeDate(raw: string): Date {
 }
 
 function setMember(obj: { [k: string]: XmlRpcValue }, key: string, value: XmlRpcValue): void {
-  // defineProperty: a member called "__proto__" becomes an ordinary own property (no prototype pollution).
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  // defineProperty: a member called "__proto__" becomes an ordinary own property (no prototype pollution). It is
+  // the only accessor of Object.prototype, so any other key is an ordinary (and cheaper) assignment.
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  } else obj[key] = value;
 }
 
 /** Decodes a `<value>` element. `depth` = number of enclosing arrays/structs. */
@@ -701,7 +702,6 @@ function decodeValue(valueEl: XmlElement, depth: number, maxDepth: number): XmlR
     case 'struct': {
       if (depth + 1 > maxDepth) invalid(`values nested deeper than ${maxDepth}`);
       const out: { [k: string]: XmlRpcValue } = {};
-      const seen = new Set<string>();
       for (const member of elementChildren(typed)) {
         if (member.name !== 'member') invalid(`unexpected <${short(member.name)}> inside <struct>`);
         const parts = elementChildren(member);
@@ -709,8 +709,7 @@ function decodeValue(valueEl: XmlElement, depth: number, maxDepth: number): XmlR
           invalid('<member> must contain <name> followed by <value>');
         }
         const key = textOnly(parts[0]);
-        if (seen.has(key)) invalid(`duplicate struct member ${preview(key)}`);
-        seen.add(key);
+        if (Object.prototype.hasOwnProperty.call(out, key)) invalid(`duplicate struct member ${preview(key)}`);
         setMember(out, key, decodeValue(parts[1], depth + 1, maxDepth));
       }
       return out;
@@ -740,19 +739,12 @@ export function decodeMethodCall(
   body: string | Uint8Array,
   opts?: DecodeOptions,
 ): { methodName: string; params: XmlRpcValue[] } {
-  return guarded(() => {
-    const { root, maxDepth } = parseXml(body, opts);
-    if (root.name !== 'methodCall') invalid(`root element must be <methodCall>, not <${short(root.name)}>`);
-    const kids = elementChildren(root);
-    if (kids.length === 0 || kids[0].name !== 'methodName') invalid('missing <methodName>');
-    const methodName = textOnly(kids[0]);
-    if (!METHOD_NAME_RE.test(methodName)) invalid(`invalid method name ${preview(methodName)}`);
-    if (kids.length > 2 || (kids.length === 2 && kids[1].name !== 'params')) {
-      invalid('<methodCall> must contain <methodName> and optionally <params>');
-    }
-    const params = kids.length === 2 ? decodeParams(kids[1], maxDepth) : [];
-    return { methodName, params };
-  });
+  // try/catch here rather than a wrapper taking a closure: no closure is created per call.
+  try {
+    return decodeCall(body, opts);
+  } catch (e) {
+    throw internalError(e);
+  }
 }
 
 /** Decodes an XML-RPC `<methodResponse>` (result or fault). Throws only XmlRpcDecodeError. */
@@ -760,37 +752,63 @@ export function decodeMethodResponse(
   body: string | Uint8Array,
   opts?: DecodeOptions,
 ): { fault?: { faultCode: number; faultString: string }; value?: XmlRpcValue } {
-  return guarded(() => {
-    const { root, maxDepth } = parseXml(body, opts);
-    if (root.name !== 'methodResponse') {
-      invalid(`root element must be <methodResponse>, not <${short(root.name)}>`);
+  try {
+    return decodeResponse(body, opts);
+  } catch (e) {
+    throw internalError(e);
+  }
+}
+
+function decodeCall(
+  body: string | Uint8Array,
+  opts: DecodeOptions | undefined,
+): { methodName: string; params: XmlRpcValue[] } {
+  const { root, maxDepth } = parseXml(body, opts);
+  if (root.name !== 'methodCall') invalid(`root element must be <methodCall>, not <${short(root.name)}>`);
+  const kids = elementChildren(root);
+  if (kids.length === 0 || kids[0].name !== 'methodName') invalid('missing <methodName>');
+  const methodName = textOnly(kids[0]);
+  if (!METHOD_NAME_RE.test(methodName)) invalid(`invalid method name ${preview(methodName)}`);
+  if (kids.length > 2 || (kids.length === 2 && kids[1].name !== 'params')) {
+    invalid('<methodCall> must contain <methodName> and optionally <params>');
+  }
+  const params = kids.length === 2 ? decodeParams(kids[1], maxDepth) : [];
+  return { methodName, params };
+}
+
+function decodeResponse(
+  body: string | Uint8Array,
+  opts: DecodeOptions | undefined,
+): { fault?: { faultCode: number; faultString: string }; value?: XmlRpcValue } {
+  const { root, maxDepth } = parseXml(body, opts);
+  if (root.name !== 'methodResponse') {
+    invalid(`root element must be <methodResponse>, not <${short(root.name)}>`);
+  }
+  const kids = elementChildren(root);
+  if (kids.length !== 1) invalid('<methodResponse> must contain exactly one <params> or <fault>');
+  const el = kids[0];
+  if (el.name === 'params') {
+    const params = decodeParams(el, maxDepth);
+    if (params.length !== 1) invalid('<methodResponse> must contain exactly one <param>');
+    return { value: params[0] };
+  }
+  if (el.name === 'fault') {
+    const fk = elementChildren(el);
+    if (fk.length !== 1 || fk[0].name !== 'value') invalid('<fault> must contain exactly one <value>');
+    const v = decodeValue(fk[0], 0, maxDepth);
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Date || v instanceof Uint8Array) {
+      invalid('<fault> value must be a struct');
     }
-    const kids = elementChildren(root);
-    if (kids.length !== 1) invalid('<methodResponse> must contain exactly one <params> or <fault>');
-    const el = kids[0];
-    if (el.name === 'params') {
-      const params = decodeParams(el, maxDepth);
-      if (params.length !== 1) invalid('<methodResponse> must contain exactly one <param>');
-      return { value: params[0] };
+    const s = v as { [k: string]: XmlRpcValue };
+    const faultCode = Object.prototype.hasOwnProperty.call(s, 'faultCode') ? s.faultCode : undefined;
+    const faultString = Object.prototype.hasOwnProperty.call(s, 'faultString') ? s.faultString : undefined;
+    if (typeof faultCode !== 'number' || !Number.isInteger(faultCode)) {
+      invalid('fault struct must have an integer faultCode');
     }
-    if (el.name === 'fault') {
-      const fk = elementChildren(el);
-      if (fk.length !== 1 || fk[0].name !== 'value') invalid('<fault> must contain exactly one <value>');
-      const v = decodeValue(fk[0], 0, maxDepth);
-      if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Date || v instanceof Uint8Array) {
-        invalid('<fault> value must be a struct');
-      }
-      const s = v as { [k: string]: XmlRpcValue };
-      const faultCode = Object.prototype.hasOwnProperty.call(s, 'faultCode') ? s.faultCode : undefined;
-      const faultString = Object.prototype.hasOwnProperty.call(s, 'faultString') ? s.faultString : undefined;
-      if (typeof faultCode !== 'number' || !Number.isInteger(faultCode)) {
-        invalid('fault struct must have an integer faultCode');
-      }
-      if (typeof faultString !== 'string') invalid('fault struct must have a string faultString');
-      return { fault: { faultCode, faultString } };
-    }
-    invalid(`unexpected <${short(el.name)}> inside <methodResponse>`);
-  });
+    if (typeof faultString !== 'string') invalid('fault struct must have a string faultString');
+    return { fault: { faultCode, faultString } };
+  }
+  invalid(`unexpected <${short(el.name)}> inside <methodResponse>`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -799,13 +817,24 @@ export function decodeMethodResponse(
 
 const XML_DECL = '<?xml version="1.0"?>';
 
+const ESCAPED_CHARS_RE = /[&<>\r]/g;
+
+function escapeChar(c: string): string {
+  return c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;';
+}
+
+/** Any character that escapeText changes or refuses: `&`, `<`, `>`, CR, and those INVALID_XML_CHAR_RE matches. */
+const NOT_VERBATIM_RE = /[^\t\n\x20-\x25\x27-\x3B\x3D\x3F-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
 function escapeText(s: string, opts: EncodeOptions): string {
+  if (!NOT_VERBATIM_RE.test(s)) return s; // the common case: one scan
   if (INVALID_XML_CHAR_RE.test(s)) {
     if (opts.invalidChars === 'replace') s = s.replace(INVALID_XML_CHAR_GLOBAL_RE, '\uFFFD');
     else throw new XmlRpcEncodeError('string contains characters that cannot be represented in XML 1.0');
   }
   // '>' is escaped so that ']]>' can never appear; CR as a reference so it survives XML newline normalisation.
-  return s.replace(/[&<>\r]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;'));
+  // (A module-level replacer: an arrow function here would be a closure created per call.)
+  return s.replace(ESCAPED_CHARS_RE, escapeChar);
 }
 
 /** Formats a finite double in plain decimal notation (no exponent), always with a fractional part. */
@@ -829,12 +858,15 @@ export function formatDouble(v: number): string {
   return neg ? `-${out}` : out;
 }
 
+function p2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
 function formatDate(d: Date): string {
   const t = d.getTime();
   if (Number.isNaN(t)) throw new XmlRpcEncodeError('cannot encode an invalid Date');
   const y = d.getUTCFullYear();
   if (y < 0 || y > 9999) throw new XmlRpcEncodeError(`cannot encode year ${y} in dateTime.iso8601`);
-  const p2 = (n: number): string => String(n).padStart(2, '0');
   return (
     `${String(y).padStart(4, '0')}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}` +
     `T${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`
@@ -846,29 +878,27 @@ function isPlainObject(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function encodeValue(v: unknown, out: string[], opts: EncodeOptions, ancestors: Set<object>): void {
+/**
+ * Encodes one value. Builds strings by concatenation (V8 ropes), cheaper than collecting parts for a join.
+ * `ancestors`: the arrays and structs being encoded around `v` (cycle detection; a short list in practice).
+ */
+function encodeValue(v: unknown, opts: EncodeOptions, ancestors: object[]): string {
   switch (typeof v) {
     case 'string':
-      out.push('<value><string>', escapeText(v, opts), '</string></value>');
-      return;
+      return `<value><string>${escapeText(v, opts)}</string></value>`;
     case 'boolean':
-      out.push(v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>');
-      return;
+      return v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>';
     case 'number':
       if (!Number.isFinite(v)) throw new XmlRpcEncodeError(`cannot encode non-finite number ${v}`);
       if (Number.isSafeInteger(v) && !Object.is(v, -0)) {
-        const tag = v >= INT32_MIN && v <= INT32_MAX ? 'int' : 'i8';
-        out.push(`<value><${tag}>${v}</${tag}></value>`);
-      } else {
-        // Non-integers, -0, and integral numbers beyond 2^53 (not exact integers in JS; use bigint for those).
-        out.push(`<value><double>${formatDouble(v)}</double></value>`);
+        return v >= INT32_MIN && v <= INT32_MAX ? `<value><int>${v}</int></value>` : `<value><i8>${v}</i8></value>`;
       }
-      return;
+      // Non-integers, -0, and integral numbers beyond 2^53 (not exact integers in JS; use bigint for those).
+      return `<value><double>${formatDouble(v)}</double></value>`;
     case 'bigint': {
       if (v < INT64_MIN || v > INT64_MAX) throw new XmlRpcEncodeError('bigint out of 64-bit range');
       const tag = v >= BigInt(INT32_MIN) && v <= BigInt(INT32_MAX) ? 'int' : 'i8';
-      out.push(`<value><${tag}>${v.toString()}</${tag}></value>`);
-      return;
+      return `<value><${tag}>${v.toString()}</${tag}></value>`;
     }
     case 'object':
       break;
@@ -877,48 +907,38 @@ function encodeValue(v: unknown, out: string[], opts: EncodeOptions, ancestors: 
   }
   if (v === null) {
     if (opts.allowNil === false) throw new XmlRpcEncodeError('cannot marshal None unless allow_none is enabled');
-    out.push('<value><nil/></value>');
-    return;
+    return '<value><nil/></value>';
   }
-  if (v instanceof XmlRpcDouble) {
-    out.push(`<value><double>${formatDouble(v.value)}</double></value>`);
-    return;
-  }
-  if (v instanceof Date) {
-    out.push(`<value><dateTime.iso8601>${formatDate(v)}</dateTime.iso8601></value>`);
-    return;
-  }
+  if (v instanceof XmlRpcDouble) return `<value><double>${formatDouble(v.value)}</double></value>`;
+  if (v instanceof Date) return `<value><dateTime.iso8601>${formatDate(v)}</dateTime.iso8601></value>`;
   if (v instanceof Uint8Array) {
-    out.push(`<value><base64>${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}</base64></value>`);
-    return;
+    return `<value><base64>${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}</base64></value>`;
   }
-  if (ancestors.has(v)) throw new XmlRpcEncodeError('cannot encode a cyclic structure');
-  if (ancestors.size >= ENCODE_MAX_DEPTH) throw new XmlRpcEncodeError('value nested too deeply');
-  ancestors.add(v);
+  if (ancestors.includes(v)) throw new XmlRpcEncodeError('cannot encode a cyclic structure');
+  if (ancestors.length >= ENCODE_MAX_DEPTH) throw new XmlRpcEncodeError('value nested too deeply');
+  ancestors.push(v);
+  let out: string;
   if (Array.isArray(v)) {
-    out.push('<value><array><data>');
-    for (const item of v as unknown[]) encodeValue(item, out, opts, ancestors);
-    out.push('</data></array></value>');
+    out = '<value><array><data>';
+    for (const item of v as unknown[]) out += encodeValue(item, opts, ancestors);
+    out += '</data></array></value>';
   } else if (isPlainObject(v)) {
-    out.push('<value><struct>');
+    out = '<value><struct>';
     for (const key of Object.keys(v)) {
       const member = (v as Record<string, unknown>)[key];
       if (member === undefined) continue; // like JSON: optional members that are absent
-      out.push('<member><name>', escapeText(key, opts), '</name>');
-      encodeValue(member, out, opts, ancestors);
-      out.push('</member>');
+      out += `<member><name>${escapeText(key, opts)}</name>${encodeValue(member, opts, ancestors)}</member>`;
     }
-    out.push('</struct></value>');
+    out += '</struct></value>';
   } else {
     throw new XmlRpcEncodeError(`cannot encode an instance of ${v.constructor?.name ?? 'unknown class'}`);
   }
-  ancestors.delete(v);
+  ancestors.pop();
+  return out;
 }
 
 function encodeValueToString(value: XmlRpcValue, opts: EncodeOptions): string {
-  const out: string[] = [];
-  encodeValue(value, out, opts, new Set());
-  return out.join('');
+  return encodeValue(value, opts, []);
 }
 
 /** `<?xml version="1.0"?><methodResponse><params><param><value>…</value></param></params></methodResponse>` */

@@ -34,21 +34,43 @@ type ServicesProvider = () => Services | Promise<Services>;
 
 let provider: ServicesProvider | undefined;
 let cached: Promise<Services> | undefined;
+/** What `cached` resolved to, once it has. */
+let built: Services | undefined;
 
 /** Local mode / tests: every later getServices() returns what `p` gives (undefined = back to AWS). */
 export function setServicesProvider(p: ServicesProvider | undefined): void {
   provider = p;
   cached = undefined;
+  built = undefined;
 }
 
 /** The services of this process (built on first use). */
 export function getServices(): Promise<Services> {
   if (provider) return Promise.resolve(provider());
-  cached ??= buildAwsServices().catch((err: unknown) => {
-    cached = undefined;
-    throw err;
-  });
+  if (!cached) {
+    const build: Promise<Services> = buildAwsServices().then(
+      (services) => {
+        if (cached === build) built = services; // (not when setServicesProvider() came meanwhile)
+        return services;
+      },
+      (err: unknown) => {
+        cached = undefined;
+        throw err;
+      },
+    );
+    cached = build;
+  }
   return cached;
+}
+
+/**
+ * getServices() without a promise to wait for when the services are already there: what the
+ * provider returns (a promise only if it gives one), else the AWS services once built, else
+ * getServices(). Throws what the provider throws. The handlers' per-request path.
+ */
+export function currentServices(): Services | Promise<Services> {
+  if (provider) return provider();
+  return built ?? getServices();
 }
 
 /** State machine ARN of each workflow (see the module comment for the precedence). */

@@ -24,6 +24,8 @@ export interface XmlRpcHandlerOptions {
 const XML_HEADERS = { 'Content-Type': 'text/xml; charset=utf-8' };
 
 let defaultDeps: DispatchDeps | undefined;
+/** Whether defaultDeps' logger writes DEBUG lines (else the handler skips building them). */
+let defaultDebug = true;
 
 /**
  * Built once per container (config validated at cold start; services on first use, so that
@@ -32,10 +34,14 @@ let defaultDeps: DispatchDeps | undefined;
 function processDeps(): DispatchDeps {
   const config = getConfig();
   if (defaultDeps?.config !== config) {
+    const level = config.LOG_LEVEL as LogLevel;
+    // Asked of a logger at the same level (writing nowhere) rather than guessed from the level name.
+    defaultDebug = false;
+    createLogger({ level, write: () => (defaultDebug = true) }).debug('probe');
     defaultDeps = {
       config,
       services: getServices,
-      logger: createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'xmlrpc' } }),
+      logger: createLogger({ level, base: { component: 'xmlrpc' } }),
     };
   }
   return defaultDeps;
@@ -57,27 +63,38 @@ function bodyBytes(event: APIGatewayProxyEvent): number {
   return Math.floor((body.length * 3) / 4) - padding;
 }
 
-/** The handler, with injectable dependencies (tests, local mode). */
+/** The HTTP answer to a call, with its DEBUG line (`started`: Date.now() at the start, when logged). */
+function answer(d: DispatchDeps, debug: boolean, reply: XmlRpcReply, started: number): APIGatewayProxyResult {
+  if (debug) d.logger.debug('XML-RPC call', { method: reply.method, outcome: reply.outcome, faultCode: reply.faultCode, ms: Date.now() - started });
+  return xmlResult(reply);
+}
+
+/**
+ * The handler, with injectable dependencies (tests, local mode). Synchronous when the call needs
+ * no waiting (GetVersion); middy takes either.
+ */
 export function createXmlRpcHandler(opts: XmlRpcHandlerOptions = {}) {
   const deps = opts.deps ?? processDeps;
   // Just before the Lambda would time out, answer `[false, "Operation timed out"]` rather than an HTTP 502.
   const timeoutEarlyResponse = (): APIGatewayProxyResult =>
     xmlResult(errorReply(new ImError('TIMEOUT', 'Operation timed out'), deps().logger));
 
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>({ timeoutEarlyResponse }).handler(async (event) => {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>({ timeoutEarlyResponse }).handler((event) => {
     if (event.httpMethod?.toUpperCase() !== 'POST') return plain(405, 'Method Not Allowed', { Allow: 'POST' });
     const d = deps();
-    const started = Date.now();
-    let reply: XmlRpcReply;
+    // Injected loggers are always given the line; the process one only when it writes DEBUG.
+    const debug = d !== defaultDeps || defaultDebug;
+    const started = debug ? Date.now() : 0;
+    let reply: XmlRpcReply | Promise<XmlRpcReply>;
     if (bodyBytes(event) > d.config.MAX_BODY_SIZE) {
       // Checked before decoding a (possibly base64) body; the codec enforces the same cap.
       reply = errorReply(new ImError('PAYLOAD_TOO_LARGE', `request body exceeds ${d.config.MAX_BODY_SIZE} bytes`), d.logger);
     } else {
       const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-      reply = await handleXmlRpc(body, d);
+      reply = handleXmlRpc(body, d);
     }
-    d.logger.debug('XML-RPC call', { method: reply.method, outcome: reply.outcome, faultCode: reply.faultCode, ms: Date.now() - started });
-    return xmlResult(reply);
+    if (reply instanceof Promise) return reply.then((r) => answer(d, debug, r, started));
+    return answer(d, debug, reply, started);
   });
 }
 

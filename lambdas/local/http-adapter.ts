@@ -7,7 +7,7 @@
  * passed base64-encoded. The body is read up to `maxBodySize + 1` bytes only: a larger one
  * reaches the handler truncated to that size, so that its 413 answer applies without buffering it.
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,19 +40,35 @@ function hasNoBody(req: IncomingMessage): boolean {
 
 const EMPTY = Buffer.alloc(0);
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (size > limit) return; // drained, not kept
-      const room = limit + 1 - size;
-      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      chunks.push(part);
-      size += part.length;
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks, Math.min(size, limit + 1))));
-    req.on('error', reject);
+type BodyConsumer = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+
+/**
+ * Reads the body (up to `limit + 1` bytes), then calls `done` with it, or adapterFailure on a
+ * stream error before its end (the first of the two only, as a promise would settle).
+ */
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number, done: BodyConsumer): void {
+  let first: Buffer = EMPTY;
+  let chunks: Buffer[] | undefined; // from the second chunk on
+  let size = 0;
+  let settled = false;
+  req.on('data', (chunk: Buffer) => {
+    if (size > limit) return; // drained, not kept
+    const room = limit + 1 - size;
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (size === 0) first = part;
+    else (chunks ??= [first]).push(part);
+    size += part.length;
+  });
+  req.on('end', () => {
+    if (settled) return;
+    settled = true;
+    // A body in one chunk (the usual small one) is that chunk, not a copy.
+    done(req, res, chunks ? Buffer.concat(chunks, size) : first);
+  });
+  req.on('error', (err: unknown) => {
+    if (settled) return;
+    settled = true;
+    adapterFailure(res, err);
   });
 }
 
@@ -72,71 +88,192 @@ function requestTime(now: number): string {
 }
 
 /**
- * A request target that `new URL()` would leave as it is: absolute path, unreserved characters and
- * percent escapes only, no dot segments, no `//` start (which URL reads as a host). Such a target
- * is its own path, which spares a URL parse per request.
+ * Characters a plain request target may hold: unreserved ones, `%` (escapes) and `/`. The same set
+ * as `[A-Za-z0-9\-._~%/]`.
  */
-const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9\-._~%/]*$/;
-const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+const PLAIN_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%/') PLAIN_CHAR[c.charCodeAt(0)] = 1;
 
-function pathAndQuery(target: string): { path: string; query: [string, string][] } {
-  if (PLAIN_PATH.test(target) && !DOT_SEGMENT.test(target)) return { path: target, query: [] };
-  const url = new URL(target, 'http://local');
-  return { path: url.pathname, query: [...url.searchParams] };
+/**
+ * A request target that `new URL()` would leave as it is: absolute path, unreserved characters and
+ * percent escapes only, no dot segments (`.` or `..`), no `//` start (which URL reads as a host).
+ * Such a target is its own path, which spares a URL parse per request. One pass over the characters.
+ */
+function isPlainPath(target: string): boolean {
+  const n = target.length;
+  if (n === 0 || target.charCodeAt(0) !== 47 /* / */ || (n > 1 && target.charCodeAt(1) === 47)) return false;
+  let segment = 1; // start of the current segment
+  for (let i = 1; i <= n; i++) {
+    const c = i < n ? target.charCodeAt(i) : 47;
+    if (c === 47) {
+      const len = i - segment;
+      if ((len === 1 || len === 2) && target.charCodeAt(segment) === 46 && (len === 1 || target.charCodeAt(segment + 1) === 46)) return false;
+      segment = i + 1;
+    } else if (c >= 128 || PLAIN_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The request id of each event: a random (v4) UUID, as API Gateway's. Made 128 at a time from one
+ * randomFillSync() (as node's own randomUUID() buffers its entropy), formatted into one string that
+ * each id is a slice of: cheaper per request than randomUUID().
+ */
+const UUID_BATCH = 128;
+const uuidBytes = Buffer.alloc(16 * UUID_BATCH);
+const uuidText = Buffer.alloc(36 * UUID_BATCH);
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+let uuids = '';
+let uuidNext = UUID_BATCH;
+
+function refillUuids(): void {
+  randomFillSync(uuidBytes);
+  let out = 0;
+  for (let i = 0; i < uuidBytes.length; i++) {
+    const b = i & 15;
+    if (b === 4 || b === 6 || b === 8 || b === 10) uuidText[out++] = 45; // '-'
+    let v = uuidBytes[i];
+    if (b === 6) v = (v & 0x0f) | 0x40; // version 4
+    else if (b === 8) v = (v & 0x3f) | 0x80; // variant 10xx
+    uuidText[out++] = HEX_DIGITS[v >> 4];
+    uuidText[out++] = HEX_DIGITS[v & 15];
+  }
+  uuids = uuidText.toString('latin1');
+  uuidNext = 0;
+}
+
+function requestId(): string {
+  if (uuidNext === UUID_BATCH) refillUuids();
+  const at = 36 * uuidNext++;
+  return uuids.slice(at, at + 36);
+}
+
+/** Header counts up to this find repeated names by a linear scan of the lower-case names; more use a Map. */
+const LINEAR_HEADERS = 32;
+
+/** Caches of the last value of per-request strings that are almost always the same. */
+let portOf = -1;
+let portText = '';
+let domainHost: string | undefined;
+let domainText = '';
+
+/** `host` without a trailing `:<digits>` (as `host.replace(/:\d+$/, '')`). */
+function domainName(host: string): string {
+  if (host !== domainHost) {
+    let i = host.length;
+    while (i > 0 && host.charCodeAt(i - 1) >= 48 && host.charCodeAt(i - 1) <= 57) i--;
+    domainText = i < host.length && i > 0 && host.charCodeAt(i - 1) === 58 /* : */ ? host.slice(0, i - 1) : host;
+    domainHost = host;
+  }
+  return domainText;
 }
 
 /** The proxy event API Gateway would send for this request. */
 export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: string; localPort: number }): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  /** Lower-case name → the spelling of its first occurrence (repeated headers are grouped under it). */
-  const spelling = new Map<string, string>();
+  // Repeated headers (any case) are grouped under the spelling of their first occurrence.
   const raw = req.rawHeaders;
+  /** Lower-case name → first spelling, for requests with many headers only. */
+  const spelling = raw.length > 2 * LINEAR_HEADERS ? new Map<string, string>() : undefined;
+  /** Else the lower-case names so far, by header index. */
+  const lowerNames: string[] = [];
+  let hostKey: string | undefined;
+  let uaKey: string | undefined;
+  let forwardedProto = false;
+  let forwardedPort = false;
+  let forwardedFor = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
     const lower = name.toLowerCase();
-    let key = spelling.get(lower);
+    let key: string | undefined;
+    if (spelling === undefined) {
+      const h = i >> 1;
+      for (let j = 0; j < h; j++) {
+        if (lowerNames[j] === lower) {
+          key = raw[2 * j];
+          break;
+        }
+      }
+      lowerNames.push(lower);
+    } else {
+      key = spelling.get(lower);
+      if (key === undefined) spelling.set(lower, name);
+    }
     if (key === undefined) {
       key = name;
-      spelling.set(lower, name);
       multiValueHeaders[key] = [value];
+      switch (lower) {
+        case 'host':
+          hostKey = name;
+          break;
+        case 'user-agent':
+          uaKey = name;
+          break;
+        case 'x-forwarded-proto':
+          forwardedProto = true;
+          break;
+        case 'x-forwarded-port':
+          forwardedPort = true;
+          break;
+        case 'x-forwarded-for':
+          forwardedFor = true;
+          break;
+      }
     } else multiValueHeaders[key].push(value);
     headers[key] = value;
   }
-  const setDefault = (name: string, value: string) => {
-    if (spelling.has(name.toLowerCase())) return;
-    headers[name] = value;
-    multiValueHeaders[name] = [value];
-  };
-  const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
-  setDefault('X-Forwarded-Proto', 'http');
-  setDefault('X-Forwarded-Port', String(opts.localPort));
-  setDefault('X-Forwarded-For', sourceIp);
-
-  const { path, query: pairs } = pathAndQuery(req.url ?? '/');
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of pairs) {
-    query[k] = v;
-    (multiQuery[k] ??= []).push(v);
+  const localPort = opts.localPort;
+  if (localPort !== portOf) {
+    portText = String(localPort);
+    portOf = localPort;
   }
-  const hasQuery = pairs.length > 0;
+  const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
+  // The headers API Gateway adds, unless the client (a proxy) sent them.
+  if (!forwardedProto) {
+    headers['X-Forwarded-Proto'] = 'http';
+    multiValueHeaders['X-Forwarded-Proto'] = ['http'];
+  }
+  if (!forwardedPort) {
+    headers['X-Forwarded-Port'] = portText;
+    multiValueHeaders['X-Forwarded-Port'] = [portText];
+  }
+  if (!forwardedFor) {
+    headers['X-Forwarded-For'] = sourceIp;
+    multiValueHeaders['X-Forwarded-For'] = [sourceIp];
+  }
+
+  const target = req.url ?? '/';
+  let path = target;
+  let query: Record<string, string> | null = null;
+  let multiQuery: Record<string, string[]> | null = null;
+  if (!isPlainPath(target)) {
+    const url = new URL(target, 'http://local');
+    path = url.pathname;
+    for (const [k, v] of url.searchParams) {
+      if (query === null || multiQuery === null) {
+        query = {};
+        multiQuery = {};
+      }
+      query[k] = v;
+      (multiQuery[k] ??= []).push(v);
+    }
+  }
   const binary = body.length > 0 && !isUtf8(body);
   const now = Date.now();
   const method = (req.method ?? 'GET').toUpperCase();
-  const hostKey = spelling.get('host');
-  const host = (hostKey === undefined ? undefined : headers[hostKey]) ?? `127.0.0.1:${opts.localPort}`;
-  const uaKey = spelling.get('user-agent');
+  const host = (hostKey === undefined ? undefined : headers[hostKey]) ?? `127.0.0.1:${portText}`;
+  const version = req.httpVersion;
   return {
     resource: '/{proxy+}',
     path,
     httpMethod: method,
     headers,
     multiValueHeaders,
-    queryStringParameters: hasQuery ? query : null,
-    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-    pathParameters: { proxy: path.replace(/^\//, '') },
+    queryStringParameters: query,
+    multiValueQueryStringParameters: multiQuery,
+    pathParameters: { proxy: path.charCodeAt(0) === 47 ? path.slice(1) : path },
     stageVariables: null,
     body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
     isBase64Encoded: binary,
@@ -144,7 +281,7 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: 
       accountId: '000000000000',
       apiId: 'local',
       authorizer: null,
-      domainName: host.replace(/:\d+$/, ''),
+      domainName: domainName(host),
       domainPrefix: 'local',
       httpMethod: method,
       identity: {
@@ -166,8 +303,8 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: 
       },
       // No stage in local URLs: requestContext.path is the path itself.
       path,
-      protocol: `HTTP/${req.httpVersion}`,
-      requestId: randomUUID(),
+      protocol: version === '1.1' ? 'HTTP/1.1' : `HTTP/${version}`,
+      requestId: requestId(),
       requestTime: requestTime(now),
       requestTimeEpoch: now,
       resourceId: 'local',
@@ -177,33 +314,39 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer, opts: { stage: 
   };
 }
 
-function lambdaContext(functionName: string, requestId: string): Context {
-  // No getRemainingTimeInMillis: local calls have no Lambda deadline (middy then sets no timer).
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-  } as unknown as Context;
-}
-
 /**
  * Writes a proxy result (headers, multiValueHeaders, base64 bodies). Text bodies are written as
  * strings: node:http then sends the header block and the body in one write.
  */
 export function writeProxyResult(res: ServerResponse, result: APIGatewayProxyResult): void {
-  const body: string | Buffer = !result.body ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
-  const headers: Record<string, string | string[]> = {};
+  const text = result.body;
+  const body: string | Buffer = !text ? '' : result.isBase64Encoded ? Buffer.from(text, 'base64') : text;
+  const length = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
   const single = result.headers;
-  if (single) for (const k in single) headers[k] = String(single[k]);
   const multi = result.multiValueHeaders;
-  if (multi) for (const k in multi) headers[k] = multi[k].map(String);
-  headers['Content-Length'] = String(typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length);
-  res.writeHead(result.statusCode, headers);
+  if (multi) {
+    const headers: Record<string, string | string[]> = {};
+    if (single) for (const k in single) headers[k] = String(single[k]);
+    for (const k in multi) headers[k] = multi[k].map(String);
+    headers['Content-Length'] = length;
+    res.writeHead(result.statusCode, headers);
+  } else {
+    // Single-value headers only (what our handlers answer): writeHead takes them as a flat
+    // [name, value, …] list, in the order (and with the one Content-Length) of the object above.
+    const flat: string[] = [];
+    let lengthAt = -1;
+    if (single) {
+      for (const k in single) {
+        if (k === '__proto__') continue; // as `headers[k] = …` above, which sets no such key
+        const v = single[k];
+        if (k === 'Content-Length') lengthAt = flat.length + 1;
+        flat.push(k, typeof v === 'string' ? v : String(v));
+      }
+    }
+    if (lengthAt < 0) flat.push('Content-Length', length);
+    else flat[lengthAt] = length;
+    res.writeHead(result.statusCode, flat);
+  }
   res.end(body);
 }
 
@@ -214,6 +357,15 @@ function adapterFailure(res: ServerResponse, err: unknown): void {
   else res.destroy();
 }
 
+/** Writes the handler's result; any failure (the handler's or the writing's) goes to adapterFailure. */
+async function respond(res: ServerResponse, pending: Promise<APIGatewayProxyResult>): Promise<void> {
+  try {
+    writeProxyResult(res, await pending);
+  } catch (err) {
+    adapterFailure(res, err);
+  }
+}
+
 /**
  * A node:http request listener that calls `handler` with proxy events. No per-request logging here:
  * local mode has no access log (the handler logs failures), so the hot path writes nothing.
@@ -221,20 +373,24 @@ function adapterFailure(res: ServerResponse, err: unknown): void {
 export function createRequestListener(handler: ProxyHandler, opts: HttpAdapterOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const stage = opts.stage ?? 'local';
   const functionName = opts.functionName ?? 'im-rest-local';
+  const invokedFunctionArn = `arn:aws:lambda:local:000000000000:function:${functionName}`;
+  const logGroupName = `/aws/lambda/${functionName}`;
   const dispatch = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
     try {
       const localPort = (req.socket.localPort as number | undefined) ?? 0;
       const event = toProxyEvent(req, body, { stage, localPort });
-      handler(event, lambdaContext(functionName, event.requestContext.requestId)).then(
-        (result) => {
-          try {
-            writeProxyResult(res, result);
-          } catch (err) {
-            adapterFailure(res, err);
-          }
-        },
-        (err: unknown) => adapterFailure(res, err),
-      );
+      // No getRemainingTimeInMillis: local calls have no Lambda deadline (middy then sets no timer).
+      const context = {
+        callbackWaitsForEmptyEventLoop: false,
+        functionName,
+        functionVersion: '$LATEST',
+        invokedFunctionArn,
+        memoryLimitInMB: '1024',
+        awsRequestId: event.requestContext.requestId,
+        logGroupName,
+        logStreamName: 'local',
+      } as unknown as Context;
+      void respond(res, handler(event, context));
     } catch (err) {
       adapterFailure(res, err);
     }
@@ -242,11 +398,7 @@ export function createRequestListener(handler: ProxyHandler, opts: HttpAdapterOp
   return (req, res) => {
     // Requests without a body (GET, HEAD, DELETE…) go straight on: no wait for the stream's end.
     if (hasNoBody(req)) dispatch(req, res, EMPTY);
-    else
-      readBody(req, opts.maxBodySize).then(
-        (body) => dispatch(req, res, body),
-        (err: unknown) => adapterFailure(res, err),
-      );
+    else readBody(req, res, opts.maxBodySize, dispatch);
   };
 }
 

@@ -55,7 +55,7 @@ export class RestContext {
   }
 
   /** Negotiates the response type now (415 before any work is done). */
-  output(defaultType: string, opts: { jsonOnly?: boolean } = {}): Output {
+  output(defaultType: string, opts?: { jsonOnly?: boolean }): Output {
     return negotiate(this.req.headers.accept, defaultType, opts);
   }
 
@@ -77,6 +77,15 @@ export class RestContext {
   async run<T>(fn: () => Promise<T> | T): Promise<T> {
     try {
       return await fn();
+    } catch (err) {
+      throw new OperationError(toImError(err));
+    }
+  }
+
+  /** {@link run} for a synchronous use case `fn(arg)`: its value now, its errors as OperationErrors. */
+  runSync<A, T>(fn: (arg: A) => T, arg: A): T {
+    try {
+      return fn(arg);
     } catch (err) {
       throw new OperationError(toImError(err));
     }

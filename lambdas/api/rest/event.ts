@@ -19,35 +19,56 @@ function first(v: string | undefined): string | undefined {
   return (comma < 0 ? v : v.slice(0, comma)).trim() || undefined;
 }
 
+/**
+ * Header name → its lower-case form, for the names seen so far (up to LOWER_CACHE_MAX of them):
+ * each request then stores the same key string (a property name since its first use) instead of
+ * lower-casing the name and interning the new string.
+ */
+const lowerCache = new Map<string, string>();
+const LOWER_CACHE_MAX = 512;
+
+function lower(name: string): string {
+  let l = lowerCache.get(name);
+  if (l === undefined) {
+    l = name.toLowerCase();
+    if (lowerCache.size < LOWER_CACHE_MAX) lowerCache.set(name, l);
+  }
+  return l;
+}
+
 function lowerHeaders(event: APIGatewayProxyEvent): Record<string, string> {
   const out: Record<string, string> = {};
   const single = event.headers;
   if (single) {
     for (const k in single) {
       const v = single[k];
-      if (v !== undefined) out[k.toLowerCase()] = v;
+      if (v !== undefined) out[lower(k)] = v;
     }
   }
   const multi = event.multiValueHeaders;
   if (multi) {
     for (const k in multi) {
       const vs = multi[k];
-      if (vs && vs.length > 1) out[k.toLowerCase()] = vs.join(', ');
+      if (vs && vs.length > 1) out[lower(k)] = vs.join(', ');
     }
   }
   return out;
 }
 
+/** The query of requests without one: shared, hence frozen (nothing writes to a RestRequest's query). */
+const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function queryOf(event: APIGatewayProxyEvent): Record<string, string> {
-  const out: Record<string, string> = {};
   const single = event.queryStringParameters;
+  const multi = event.multiValueQueryStringParameters;
+  if (!single && !multi) return NO_QUERY;
+  const out: Record<string, string> = {};
   if (single) {
     for (const k in single) {
       const v = single[k];
       if (v !== undefined) out[k] = v;
     }
   }
-  const multi = event.multiValueQueryStringParameters;
   if (multi) {
     for (const k in multi) {
       const vs = multi[k];
@@ -78,6 +99,44 @@ function configuredRoot(root: string): string {
 const EMPTY_BODY = Buffer.alloc(0);
 const PORT_SUFFIX = /:\d+$/;
 
+/**
+ * The request of an event. Its `baseUrl` is worked out on first use only: most endpoints (GET
+ * /version among them) write no absolute URI.
+ */
+class EventRequest implements RestRequest {
+  private base: string | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly query: Record<string, string>,
+    readonly headers: Record<string, string>,
+    readonly body: Buffer,
+    private readonly event: APIGatewayProxyEvent,
+    private readonly root: string,
+  ) {}
+
+  get baseUrl(): string {
+    this.base ??= baseUrlOf(this.event, this.headers, this.root);
+    return this.base;
+  }
+}
+
+function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>, root: string): string {
+  const rawPath = event.path || '/';
+  // API Gateway stage or custom-domain base path: what requestContext.path has before path.
+  const ctxPath = event.requestContext?.path ?? rawPath;
+  const stage =
+    ctxPath === rawPath ? '' : ctxPath.endsWith(rawPath) ? ctxPath.slice(0, ctxPath.length - rawPath.length).replace(/\/+$/, '') : '';
+  const proto = first(headers['x-forwarded-proto']) ?? (event.requestContext?.domainName ? 'https' : 'http');
+  let host = first(headers['x-forwarded-host']) ?? headers.host ?? event.requestContext?.domainName ?? 'localhost';
+  const port = first(headers['x-forwarded-port']);
+  if (port && !PORT_SUFFIX.test(host) && !((proto === 'https' && port === '443') || (proto === 'http' && port === '80'))) host = `${host}:${port}`;
+  const forwardedPrefix = first(headers['x-forwarded-prefix']);
+  const prefix = forwardedPrefix === undefined ? '' : normalizeRoot(forwardedPrefix);
+  return `${proto}://${host}${prefix}${stage}${root}`;
+}
+
 export function restRequestFromEvent(event: APIGatewayProxyEvent, config: Pick<Config, 'REST_ROOT_PATH'>): RestRequest {
   const headers = lowerHeaders(event);
   const rawPath = event.path || '/';
@@ -87,24 +146,8 @@ export function restRequestFromEvent(event: APIGatewayProxyEvent, config: Pick<C
     if (rawPath === root || rawPath.startsWith(`${root}/`)) path = rawPath.slice(root.length) || '/';
     else path = OUTSIDE_ROOT;
   }
-  // API Gateway stage or custom-domain base path: what requestContext.path has before path.
-  const ctxPath = event.requestContext?.path ?? rawPath;
-  const stage = ctxPath.endsWith(rawPath) ? ctxPath.slice(0, ctxPath.length - rawPath.length).replace(/\/+$/, '') : '';
-  const proto = first(headers['x-forwarded-proto']) ?? (event.requestContext?.domainName ? 'https' : 'http');
-  let host = first(headers['x-forwarded-host']) ?? headers.host ?? event.requestContext?.domainName ?? 'localhost';
-  const port = first(headers['x-forwarded-port']);
-  if (port && !PORT_SUFFIX.test(host) && !((proto === 'https' && port === '443') || (proto === 'http' && port === '80'))) host = `${host}:${port}`;
-  const forwardedPrefix = first(headers['x-forwarded-prefix']);
-  const prefix = forwardedPrefix === undefined ? '' : normalizeRoot(forwardedPrefix);
   const body = event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : EMPTY_BODY;
-  return {
-    method: (event.httpMethod || 'GET').toUpperCase(),
-    path,
-    query: queryOf(event),
-    headers,
-    body,
-    baseUrl: `${proto}://${host}${prefix}${stage}${root}`,
-  };
+  return new EventRequest((event.httpMethod || 'GET').toUpperCase(), path, queryOf(event), headers, body, event, root);
 }
 
 export function toProxyResult(res: RestResponse): APIGatewayProxyResult {

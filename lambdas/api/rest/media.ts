@@ -63,34 +63,50 @@ export class Output {
   ) {}
 
   /** `{field: value}` in JSON, the text rendering otherwise. */
-  value(v: OutputValue, field?: string, headers: Record<string, string> = {}): RestResponse {
+  value(v: OutputValue, field?: string, headers?: Record<string, string>): RestResponse {
     if (this.asJson) return jsonResponse(field === undefined ? v.json : { [field]: v.json }, headers);
     return textResponse(this.contentType, renderText(v.text), headers);
   }
 
   /** A list: `{field: [{listField: item}, …]}` in JSON, one item per line otherwise. */
-  list(items: string[], field: string, listField: string, headers: Record<string, string> = {}): RestResponse {
+  list(items: string[], field: string, listField: string, headers?: Record<string, string>): RestResponse {
     return this.value({ text: items, json: items.map((i) => ({ [listField]: i })) }, field, headers);
   }
 }
 
+/** Output is immutable: the JSON one is shared. */
+const JSON_OUTPUT = new Output('application/json', true);
+
 function renderText(t: OutputValue['text']): string {
+  if (typeof t === 'string') return t;
   if (typeof t === 'function') return t();
   if (Array.isArray(t)) return t.map(String).join('\n');
   return String(t);
 }
 
-export function jsonResponse(value: unknown, headers: Record<string, string> = {}, statusCode = 200): RestResponse {
-  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(value) };
+/** `Content-Type` first, then the extra headers (none: no copy). */
+function withContentType(contentType: string, headers: Record<string, string> | undefined): Record<string, string> {
+  return headers === undefined ? { 'Content-Type': contentType } : { 'Content-Type': contentType, ...headers };
 }
 
-export function textResponse(contentType: string, body: string, headers: Record<string, string> = {}, statusCode = 200): RestResponse {
-  return { statusCode, headers: { 'Content-Type': contentType, ...headers }, body };
+export function jsonResponse(value: unknown, headers?: Record<string, string>, statusCode = 200): RestResponse {
+  return { statusCode, headers: withContentType('application/json', headers), body: JSON.stringify(value) };
+}
+
+export function textResponse(contentType: string, body: string, headers?: Record<string, string>, statusCode = 200): RestResponse {
+  return { statusCode, headers: withContentType(contentType, headers), body };
 }
 
 /** 200 with an empty text/plain body (operations without a result). */
-export function emptyResponse(headers: Record<string, string> = {}): RestResponse {
+export function emptyResponse(headers?: Record<string, string>): RestResponse {
   return textResponse('text/plain', '', headers);
+}
+
+/** The Output for media type `t` of the list, when it matches (JSON, or the default type D). */
+function matching(t: string, defaultType: string): Output | undefined {
+  if (t === 'application/json' || t === 'application/*') return JSON_OUTPUT;
+  if (t === defaultType || t === '*/*' || t === 'text/*') return defaultType === 'application/json' ? JSON_OUTPUT : new Output(defaultType, false);
+  return undefined;
 }
 
 /**
@@ -99,18 +115,18 @@ export function emptyResponse(headers: Record<string, string> = {}): RestRespons
  * `jsonOnly` endpoints (state, outputs, data) need `application/json`, `application/*` or `*\/*`
  * anywhere in the list (absent Accept is fine) and always answer JSON.
  */
-export function negotiate(accept: string | undefined, defaultType: string, opts: { jsonOnly?: boolean } = {}): Output {
+export function negotiate(accept: string | undefined, defaultType: string, opts?: { jsonOnly?: boolean }): Output {
   const types = parseMediaTypes(accept);
-  if (opts.jsonOnly) {
+  if (opts?.jsonOnly) {
     if (types.length > 0 && !types.some((t) => t === 'application/json' || t === 'application/*' || t === '*/*')) {
       throw unsupportedAccept(types);
     }
-    return new Output('application/json', true);
+    return JSON_OUTPUT;
   }
-  const list = types.length === 0 ? [defaultType] : types;
-  for (const t of list) {
-    if (t === 'application/json' || t === 'application/*') return new Output('application/json', true);
-    if (t === defaultType || t === '*/*' || t === 'text/*') return new Output(defaultType, defaultType === 'application/json');
+  if (types.length === 0) return matching(defaultType, defaultType) as Output;
+  for (const t of types) {
+    const out = matching(t, defaultType);
+    if (out) return out;
   }
   throw unsupportedAccept(types);
 }

@@ -23,8 +23,20 @@ class RouteError extends ImError {
   }
 }
 
+/** The last path split by pathSegments, and its segments (read-only: shared by the requests for that path). */
+let lastPath: string | undefined;
+let lastSegments: string[] | undefined;
+
 /** Path → decoded segments (a trailing slash is ignored); undefined when not decodable. */
 function pathSegments(path: string): string[] | undefined {
+  if (path !== lastPath) {
+    lastSegments = splitPath(path);
+    lastPath = path;
+  }
+  return lastSegments;
+}
+
+function splitPath(path: string): string[] | undefined {
   let end = path.length;
   while (end > 0 && path.charCodeAt(end - 1) === 47) end--; // trailing '/'
   let start = 0;
@@ -74,10 +86,25 @@ function failure(services: Services, req: RestRequest, route: Route | undefined,
   return errorResponse(status, message, req.headers.accept, headers);
 }
 
-export async function handleRestRequest(services: Services, req: RestRequest): Promise<RestResponse> {
+/** No path parameters (before a route matched). */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** CORS headers and the empty HEAD body, on every response. */
+function finish(services: Services, req: RestRequest, res: RestResponse): RestResponse {
+  const cors = corsHeaders(services);
+  if (cors !== NO_CORS) Object.assign(res.headers, cors);
+  if (req.method === 'HEAD') res.body = '';
+  return res;
+}
+
+/**
+ * The response to a request. Synchronous when the endpoint answers synchronously (GET /version),
+ * else a promise; either way it never throws or rejects for a request error (only for a bug).
+ */
+export function handleRestRequest(services: Services, req: RestRequest): RestResponse | Promise<RestResponse> {
   let route: Route | undefined;
-  let params: Record<string, string> = {};
-  let res: RestResponse;
+  let params: Record<string, string> = NO_PARAMS;
+  let res: RestResponse | Promise<RestResponse>;
   try {
     if (req.method === 'OPTIONS') {
       res = { statusCode: 200, headers: { 'Content-Type': 'text/plain' }, body: '' };
@@ -91,13 +118,18 @@ export async function handleRestRequest(services: Services, req: RestRequest): P
       if (!m.route) throw new RouteError(m.allowed.length > 0 ? 'METHOD_NOT_ALLOWED' : 'ROUTE_NOT_FOUND', m.allowed);
       route = m.route;
       params = m.params;
-      res = await route.handler(new RestContext(services, req, params));
+      res = route.handler(new RestContext(services, req, params));
     }
   } catch (err) {
     res = failure(services, req, route, params, err);
   }
-  const cors = corsHeaders(services);
-  if (cors !== NO_CORS) Object.assign(res.headers, cors);
-  if (req.method === 'HEAD') res.body = '';
-  return res;
+  if (typeof (res as Partial<Promise<RestResponse>>).then === 'function') {
+    const matched = route;
+    const p = params;
+    return Promise.resolve(res).then(
+      (ok) => finish(services, req, ok),
+      (err: unknown) => finish(services, req, failure(services, req, matched, p, err)),
+    );
+  }
+  return finish(services, req, res as RestResponse);
 }

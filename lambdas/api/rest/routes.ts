@@ -10,7 +10,8 @@ import * as inf from '#api/rest/endpoints/infrastructures';
 import * as vms from '#api/rest/endpoints/vms';
 import * as misc from '#api/rest/endpoints/misc';
 
-export type Handler = (ctx: RestContext) => Promise<RestResponse>;
+/** An endpoint: answers at once when it can (nothing to wait for), else a promise. */
+export type Handler = (ctx: RestContext) => RestResponse | Promise<RestResponse>;
 
 export interface Route {
   method: string;
@@ -63,13 +64,14 @@ export type RouteMatch = { route: Route; params: Record<string, string> } | { ro
 
 function matchSegments(pattern: string[], path: string[]): Record<string, string> | undefined {
   if (pattern.length !== path.length) return undefined;
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    if (p.charCodeAt(0) === 123 /* { */ ? path[i] === '' : p !== path[i]) return undefined;
+  }
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i];
-    if (p.startsWith('{')) {
-      if (path[i] === '') return undefined;
-      params[p.slice(1, -1)] = path[i];
-    } else if (p !== path[i]) return undefined;
+    if (p.charCodeAt(0) === 123) params[p.slice(1, -1)] = path[i];
   }
   return params;
 }
@@ -79,12 +81,12 @@ function matchSegments(pattern: string[], path: string[]): Record<string, string
  * routes for the path but not this method → `allowed` lists the methods (405).
  */
 export function matchRoute(method: string, segments: string[]): RouteMatch {
-  const allowed = new Set<string>();
+  let allowed: Set<string> | undefined;
   for (const r of ROUTES) {
     const params = matchSegments(r.segments, segments);
     if (!params) continue;
     if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { route: r, params };
-    allowed.add(r.method);
+    (allowed ??= new Set<string>()).add(r.method);
   }
-  return { allowed: [...allowed] };
+  return { allowed: allowed ? [...allowed] : [] };
 }

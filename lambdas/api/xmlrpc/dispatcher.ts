@@ -63,22 +63,70 @@ function paramList(params: readonly Param<unknown>[]): string {
 /** Arity (optional params are positional and trailing), then each param's wire type. */
 function decodeArgs(name: string, def: MethodDef, params: XmlRpcValue[]): unknown[] {
   const max = def.params.length;
-  const min = def.params.filter((p) => !p.optional).length;
+  let min = 0;
+  for (const p of def.params) if (!p.optional) min++;
   if (params.length < min || params.length > max) {
     const expected = min === max ? `${min}` : `${min} to ${max}`;
     throw new ParamError(
       `Incorrect number of parameters for ${name}: expected ${expected} (${paramList(def.params)}), got ${params.length}`,
     );
   }
-  return def.params.map((p, i) => {
+  const args: unknown[] = [];
+  for (let i = 0; i < max; i++) {
+    const p = def.params[i];
     const v = i < params.length ? params[i] : undefined;
-    if (v === undefined || (v === null && p.optional)) return undefined;
-    return p.decode(v);
-  });
+    args.push(v === undefined || (v === null && p.optional) ? undefined : p.decode(v));
+  }
+  return args;
 }
 
-/** Runs one decoded call. Only a bug can make it throw (handleXmlRpc answers that with a generic fault). */
-export async function dispatchCall(methodName: string, params: XmlRpcValue[], deps: DispatchDeps): Promise<XmlRpcReply> {
+/** What `await` would wait for: an object (or function) with a callable `then`. */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * The last short string result put on the wire, with its logLike flag and the body it gave: a
+ * method answering the same string again (GetVersion: every time) reuses the body instead of
+ * encoding it again. The encoder is a function of the value and the options only, so the body is
+ * the one it would give.
+ */
+const SHORT_RESULT = 256;
+let lastResult: string | undefined;
+let lastLogLike = false;
+let lastBody = '';
+
+/** The reply to a method whose use case gave `value`: `[true, result]`, or the error of mapping/encoding it. */
+function resultReply(methodName: string, def: MethodDef, deps: DispatchDeps, value: unknown): XmlRpcReply {
+  let wire: XmlRpcValue;
+  try {
+    wire = def.result(value, deps);
+  } catch (err) {
+    return errorReply(err, deps.logger, methodName);
+  }
+  const short = typeof wire === 'string' && wire.length <= SHORT_RESULT;
+  if (short && wire === lastResult && def.logLike === lastLogLike) return { body: lastBody, outcome: 'ok', method: methodName };
+  try {
+    const body = encodeMethodResponse([true, wire], { allowNil: false, invalidChars: def.logLike ? 'replace' : 'error' });
+    if (short) {
+      lastResult = wire as string;
+      lastLogLike = def.logLike;
+      lastBody = body;
+    }
+    return { body, outcome: 'ok', method: methodName };
+  } catch (err) {
+    if (!(err instanceof XmlRpcEncodeError)) throw err;
+    deps.logger.error('XML-RPC result cannot be encoded', { method: methodName, error: err.message });
+    return fault(err.faultCode, `cannot marshal the result of ${methodName}: ${err.message}`, methodName);
+  }
+}
+
+/**
+ * Runs one decoded call: the reply at once when the method's use case is synchronous (GetVersion),
+ * else a promise of it. Only a bug can make it throw or reject (handleXmlRpc answers that with a
+ * generic fault).
+ */
+export function dispatchCall(methodName: string, params: XmlRpcValue[], deps: DispatchDeps): XmlRpcReply | Promise<XmlRpcReply> {
   const def = findMethod(methodName);
   if (!def) return fault(FAULT_METHOD_NOT_FOUND, `method "${methodName}" is not supported`, methodName);
   let args: unknown[];
@@ -89,21 +137,21 @@ export async function dispatchCall(methodName: string, params: XmlRpcValue[], de
     throw err;
   }
 
-  const ctx: MethodContext = { config: deps.config, services: () => deps.services() };
-  let value: XmlRpcValue;
+  // The deps are the method's context: its config and its services() (a MethodContext).
+  const ctx: MethodContext = deps;
+  let value: unknown;
   try {
-    value = def.result(await def.run(ctx, args), ctx);
+    value = def.run(ctx, args);
   } catch (err) {
     return errorReply(err, deps.logger, methodName);
   }
-  try {
-    const body = encodeMethodResponse([true, value], { allowNil: false, invalidChars: def.logLike ? 'replace' : 'error' });
-    return { body, outcome: 'ok', method: methodName };
-  } catch (err) {
-    if (!(err instanceof XmlRpcEncodeError)) throw err;
-    deps.logger.error('XML-RPC result cannot be encoded', { method: methodName, error: err.message });
-    return fault(err.faultCode, `cannot marshal the result of ${methodName}: ${err.message}`, methodName);
+  if (isThenable(value)) {
+    return Promise.resolve(value).then(
+      (v) => resultReply(methodName, def, deps, v),
+      (err: unknown) => errorReply(err, deps.logger, methodName),
+    );
   }
+  return resultReply(methodName, def, deps, value);
 }
 
 /** An error (of a method, or of the whole call), mapped through ERROR_TABLE's xmlrpc column. */
@@ -120,11 +168,18 @@ export function errorReply(err: unknown, logger: Logger, method?: string): XmlRp
   return fault(how, message, method);
 }
 
+/** A bug in the dispatcher (or a method's result mapping): a generic fault, the details logged. */
+function dispatcherFailure(deps: DispatchDeps, method: string, err: unknown): XmlRpcReply {
+  deps.logger.error('XML-RPC dispatcher failed', { method, error: err });
+  return fault(FAULT_INTERNAL, publicMessage(toImError(err)), method);
+}
+
 /**
  * A whole request: the raw body bytes (the codec checks the declared encoding, the size cap and
- * rejects DTDs) → the reply. Never throws.
+ * rejects DTDs) → the reply, at once when the call needs no waiting (see dispatchCall), else a
+ * promise. Never rejects.
  */
-export async function handleXmlRpc(body: Uint8Array, deps: DispatchDeps): Promise<XmlRpcReply> {
+export function handleXmlRpc(body: Uint8Array, deps: DispatchDeps): XmlRpcReply | Promise<XmlRpcReply> {
   let call: { methodName: string; params: XmlRpcValue[] };
   try {
     call = decodeMethodCall(body, { maxBytes: deps.config.MAX_BODY_SIZE });
@@ -136,10 +191,13 @@ export async function handleXmlRpc(body: Uint8Array, deps: DispatchDeps): Promis
     deps.logger.error('XML-RPC decoder failed', { error: err });
     return fault(FAULT_INTERNAL, publicMessage(toImError(err)));
   }
+  const methodName = call.methodName;
+  let reply: XmlRpcReply | Promise<XmlRpcReply>;
   try {
-    return await dispatchCall(call.methodName, call.params, deps);
+    reply = dispatchCall(methodName, call.params, deps);
   } catch (err) {
-    deps.logger.error('XML-RPC dispatcher failed', { method: call.methodName, error: err });
-    return fault(FAULT_INTERNAL, publicMessage(toImError(err)), call.methodName);
+    return dispatcherFailure(deps, methodName, err);
   }
+  if (reply instanceof Promise) return reply.then(undefined, (err: unknown) => dispatcherFailure(deps, methodName, err));
+  return reply;
 }

@@ -54,7 +54,8 @@ type ArgsOf<P extends readonly Param<unknown>[]> = { -readonly [K in keyof P]: P
 
 export interface MethodDef {
   params: readonly Param<unknown>[];
-  run(ctx: MethodContext, args: unknown[]): Promise<unknown>;
+  /** The use case's value, or a promise of it (GetVersion answers at once); may throw. */
+  run(ctx: MethodContext, args: unknown[]): unknown;
   result(value: unknown, ctx: MethodContext): XmlRpcValue;
   logLike: boolean;
 }
@@ -68,8 +69,8 @@ function method<const P extends readonly Param<unknown>[], R>(def: {
 }): MethodDef {
   return {
     params: def.params,
-    run: async (ctx, args) => def.run(ctx, args as ArgsOf<P>),
-    result: (value, ctx) => (def.result ? def.result(value as R, ctx) : (value as XmlRpcValue)),
+    run: def.run as MethodDef['run'],
+    result: (def.result as MethodDef['result'] | undefined) ?? wire, // default: as is
     logLike: def.logLike ?? false,
   };
 }

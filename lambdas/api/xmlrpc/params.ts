@@ -84,12 +84,15 @@ function scalarText(v: XmlRpcValue): string | undefined {
 function stringMap(name: string, v: XmlRpcValue, where: string): Record<string, string> {
   if (!isStruct(v)) throw mismatch(name, 'a struct', `${wireType(v)}${where}`);
   const out: Record<string, string> = {};
-  for (const [k, member] of Object.entries(v)) {
+  for (const k of Object.keys(v)) {
+    const member = v[k];
     const s = scalarText(member);
     if (s === undefined) {
       throw new ParamError(`Incorrect type for parameter '${name}'${where}: member '${k}' must be a string, got ${wireType(member)}`);
     }
-    Object.defineProperty(out, k, { value: s, enumerable: true, writable: true, configurable: true });
+    // An own `__proto__` member, not the prototype setter an assignment would call.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: s, enumerable: true, writable: true, configurable: true });
+    else out[k] = s;
   }
   return out;
 }

@@ -12,9 +12,10 @@ import type { RestContext } from '#api/rest/context';
 import { jsonResponse, parseMediaTypes, textResponse } from '#api/rest/media';
 import type { RestResponse } from '#api/rest/types';
 
-export async function version(ctx: RestContext): Promise<RestResponse> {
+/** Synchronous: nothing to wait for (the hot path of GET /version). */
+export function version(ctx: RestContext): RestResponse {
   const out = ctx.output('text/plain');
-  const v = await ctx.run(() => getVersion(ctx.services));
+  const v = ctx.runSync(getVersion, ctx.services);
   return out.value({ text: v, json: v }, 'version');
 }
 

@@ -109,17 +109,35 @@ export function vmHandle(vm: VmRecord, system: System, infRadl: Radl): VmHandle 
 const settled = new WeakMap<VmRecord, { configured: boolean | undefined }>();
 
 /**
+ * Refreshes running now, by the record they started from (the record cache hands every concurrent
+ * reader the same object): when the VM is due, N simultaneous GET …/state calls ask the provider and
+ * write once, instead of N times with N − 1 version conflicts.
+ */
+const inFlight = new WeakMap<VmRecord, { configured: boolean | undefined; refresh: Promise<VmRecord> }>();
+
+/**
  * Refreshes a VM (lifecycle.md §1.1) and persists what changed (conditional on the version read;
  * on a concurrent change the newer record is returned, refined, without asking the provider again).
+ * A refresh of the same record already running (same infrastructure flag, not forced) is shared.
  *
  * @returns the VM record with its computed state.
  */
-export async function refreshVm(
-  services: RefreshServices,
-  inf: InfraRecord,
-  vm: VmRecord,
-  opts: RefreshOptions = {},
-): Promise<VmRecord> {
+export function refreshVm(services: RefreshServices, inf: InfraRecord, vm: VmRecord, opts: RefreshOptions = {}): Promise<VmRecord> {
+  if (opts.force !== true) {
+    const running = inFlight.get(vm);
+    if (running && running.configured === inf.configured) return running.refresh;
+  }
+  const refresh = refreshOnce(services, inf, vm, opts);
+  const entry = { configured: inf.configured, refresh };
+  inFlight.set(vm, entry);
+  const done = () => {
+    if (inFlight.get(vm) === entry) inFlight.delete(vm);
+  };
+  refresh.then(done, done);
+  return refresh;
+}
+
+async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRecord, opts: RefreshOptions): Promise<VmRecord> {
   if (vm.state === 'failed' && !vm.providerId) return vm;
   if (vm.destroyed) return vm.state === 'off' ? vm : { ...vm, state: 'off' };
   if (vm.deleting) return vm.state === 'deleting' ? vm : { ...vm, state: 'deleting' };
@@ -180,7 +198,7 @@ export async function refreshVm(
     const latest = await services.store.getVm(vm.infId, vm.vmId);
     if (!latest) return { ...vm, ...patch };
     return latest.destroyed || latest.deleting || (latest.state === 'failed' && !latest.providerId)
-      ? refreshVm(services, inf, latest, { force: false })
+      ? refreshOnce(services, inf, latest, { force: false })
       : { ...latest, state: refineState(latest.state, latest.ctxtState, inf.configured) };
   }
 }

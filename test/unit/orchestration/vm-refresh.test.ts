@@ -64,6 +64,20 @@ describe('refreshVm (lifecycle.md §1.1)', () => {
     expect(conn.calls).toBe(0);
   });
 
+  it('concurrent refreshes of the same due record ask the provider and write once, and share the result', async () => {
+    await setVm({ lastUpdate: now - (FREQ * 1000 + 1) });
+    const before = (await env.store.getVm(vm.infId, vm.vmId))!;
+    const results = await Promise.all(Array.from({ length: 10 }, () => refreshVm(env.services, inf, before)));
+    expect(conn.calls).toBe(1);
+    for (const r of results) expect(r).toBe(results[0]);
+    expect(results[0].lastUpdate).toBe(now);
+    // One write: the stored version moved by one.
+    expect((await env.store.getVm(vm.infId, vm.vmId))!.version).toBe(before.version + 1);
+    // Forced refreshes are never shared.
+    await Promise.all([refreshVm(env.services, inf, results[0], { force: true }), refreshVm(env.services, inf, results[0], { force: true })]);
+    expect(conn.calls).toBe(3);
+  });
+
   it('3. refreshes only when older than VM_INFO_UPDATE_FREQUENCY, unless forced', async () => {
     await setVm({ lastUpdate: now - (FREQ * 1000 - 1) });
     await refreshVm(env.services, inf, vm);

@@ -20,13 +20,12 @@
  *    own if the primary goes away. A worker that dies while serving is replaced.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTable } from '#store/dynamodb-store';
 import type { CachedInfrastructureStore, CachePeers } from '#store/cached-store';
 import type { Config } from '#core/config';
-import { THROUGHPUT_JVM_OPTIONS, createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
+import { THROUGHPUT_JVM_OPTIONS, createLocalDynamoClient, probePort, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
 import { localSecretKey, startLocal, type FrontEnd, type FrontEndContext, type LocalInstance } from '#local/server';
 
 /** LOCAL_WORKERS → the number of worker processes (0 = one per CPU, at most 8). */
@@ -199,20 +198,6 @@ export interface PrimaryInstance {
   stop(): Promise<void>;
 }
 
-/** A port that was free just now (0 → the OS picks one): the workers must all ask for the same. */
-async function freePort(host: string, port: number): Promise<number> {
-  if (port !== 0) return port;
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const bound = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => ok(bound));
-    });
-  });
-}
-
 const STOP_TIMEOUT_MS = 15_000;
 
 /** Starts DynamoDB Local and `workers` worker processes (cluster.fork of this same program). */
@@ -238,8 +223,13 @@ export async function startPrimary(opts: PrimaryOptions): Promise<PrimaryInstanc
     for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
     // Every worker seals and opens the stored cloud credentials with the same key.
     env.SECRET_KEY = localSecretKey(config, dataDir);
-    env.REST_PORT = String(await freePort(config.REST_ADDRESS, config.REST_PORT));
-    env.XMLRCP_PORT = String(await freePort(config.XMLRCP_ADDRESS, config.XMLRCP_PORT));
+    // Fixed ports, checked free now (a port in use fails here, clearly); 0 → a free one, the same for
+    // every worker (two listen(0) in a cluster worker would share one port).
+    const restPort = await probePort(config.REST_PORT);
+    let xmlrpcPort = await probePort(config.XMLRCP_PORT);
+    while (config.XMLRCP_PORT === 0 && xmlrpcPort === restPort) xmlrpcPort = await probePort(0);
+    env.REST_PORT = String(restPort);
+    env.XMLRCP_PORT = String(xmlrpcPort);
     env.IM_DATA_DIR = config.IM_DATA_DIR;
 
     // Cache relay: a change of one worker → the others; its origin hears back once all applied it.

@@ -106,7 +106,7 @@ function installExitHandlers(): void {
  * Rejects (EADDRINUSE) when a fixed port is taken, which also keeps us from mistaking another
  * server on that port for the DynamoDB Local we start.
  */
-async function probePort(port: number): Promise<number> {
+export async function probePort(port: number): Promise<number> {
   return new Promise((ok, fail) => {
     const server = createServer();
     server.unref();

@@ -184,10 +184,23 @@ export async function load(url: string, opts: LoadOptions = {}): Promise<LoadRes
   return { ...parseWrk(await runWrk(url, o.seconds, o.connections, o.headers, o.body)), tool: 'wrk' };
 }
 
-async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '2' });
-    res.end('ok');
+/**
+ * A bare node:http server answering every request with the same bytes (the same-run ceiling of any
+ * Node server here). A request body, if any, is read to its end first.
+ */
+export async function cannedServer(response: string, contentType: string): Promise<{ url: string; close(): Promise<void> }> {
+  const body = Buffer.from(response);
+  const headers = { 'Content-Type': contentType, 'Content-Length': String(body.length) };
+  const server = createServer((req, res) => {
+    const send = () => {
+      res.writeHead(200, headers);
+      res.end(body);
+    };
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) send();
+    else {
+      req.resume();
+      req.on('end', send);
+    }
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -225,7 +238,7 @@ export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; 
   const infras = opts.infras ?? 20;
   const lo = { seconds, node: opts.node };
   const lines: string[] = [];
-  const bare = await bareServer();
+  const bare = await cannedServer('ok', 'text/plain');
   const baseline = await load(bare.url, lo);
   await bare.close();
   lines.push(`baseline  bare node:http "ok" (1 process)  ${fmt(baseline)}`);

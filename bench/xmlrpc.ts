@@ -15,37 +15,12 @@
  * maintainers compare side by side with a running IM; the Python line is only an upper bound for it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { decodeMethodResponse, encodeMethodCall, encodeMethodResponse, type XmlRpcValue } from '#api/xmlrpc/codec';
 import { handler as xmlrpcHandler } from '#handlers/xmlrpc';
 import { startLocalProcess } from './local-process';
-import { load, type LoadResult } from './rest';
-
-/** A bare node:http server that answers every request with the same bytes. */
-async function cannedServer(response: string): Promise<{ url: string; close(): Promise<void> }> {
-  const body = Buffer.from(response);
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'Content-Type': 'text/xml', 'Content-Length': body.length });
-      res.end(body);
-    });
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
-}
+import { cannedServer, load, type LoadResult } from './rest';
 
 const PYTHON_SERVER = `
 import sys
@@ -120,7 +95,7 @@ export async function run(opts: { seconds?: number; warmup?: number; connections
   lines.push(`${connections} keep-alive connections, ${seconds} s per target after a ${warmup} s warm-up; node ${process.version}`);
   lines.push(`${'target'.padEnd(48)}${'calls/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`);
 
-  const canned = await cannedServer(encodeMethodResponse([true, '2.0.0']));
+  const canned = await cannedServer(encodeMethodResponse([true, '2.0.0']), 'text/xml');
   let cannedRate: number;
   try {
     const r = await load(canned.url, { ...lo, body: versionCall });

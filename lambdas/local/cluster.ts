@@ -56,11 +56,12 @@ type ToPrimary =
 
 const isMessage = (m: unknown): m is { im: string } => typeof m === 'object' && m !== null && typeof (m as { im?: unknown }).im === 'string';
 
-function send(target: { send?: (msg: ToWorker | ToPrimary) => boolean } | Worker | NodeJS.Process, msg: ToWorker | ToPrimary): void {
+/** Sends on an IPC channel; a closed channel is ignored (the other side's exit is handled elsewhere). */
+function send(target: { send?(msg: unknown): unknown }, msg: ToWorker | ToPrimary): void {
   try {
-    (target as { send(m: unknown): boolean }).send(msg);
+    target.send?.(msg);
   } catch {
-    // The channel is closed: the other side is gone (its exit is handled elsewhere).
+    // The channel is closed: the other side is gone.
   }
 }
 

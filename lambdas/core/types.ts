@@ -213,9 +213,13 @@ export interface VmHandle {
   infId: string;
   vmId: number;
   providerId: string;
-  /** The VM's current system (with IM-set features). */
+  /** The VM's current system (with IM-set features): the system of `radl`. */
   system: System;
-  /** The infrastructure RADL (networks). */
+  /**
+   * The VM's own RADL: the networks it uses and its system (what its record holds). The same for
+   * every call (refresh, stop/start, reboot, alter, snapshot, finalize); networks a connector adds
+   * here (e.g. a new public network) are kept by the caller.
+   */
   radl: Radl;
   cloudData?: Record<string, unknown>;
 }

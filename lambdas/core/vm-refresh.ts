@@ -94,9 +94,14 @@ export function infraContext(services: Pick<Services, 'secrets'>, inf: InfraReco
   return ctx;
 }
 
-/** The connector's view of a VM. */
-export function vmHandle(vm: VmRecord, system: System, infRadl: Radl): VmHandle {
-  const h: VmHandle = { infId: vm.infId, vmId: vm.vmId, providerId: vm.providerId ?? '', system, radl: infRadl };
+/**
+ * The connector's view of a VM (the one meaning of {@link VmHandle} for every connector call): the
+ * VM's own RADL (the networks it uses and its system, parsed from its record unless given) and that
+ * system. Network changes a connector makes in `radl` are kept by callers that write
+ * `vmInfoWith(handle.radl, update.system)`.
+ */
+export function vmHandle(vm: VmRecord, radl: Radl = parseVmInfo(vm), system: System = vmSystem(radl, vm)): VmHandle {
+  const h: VmHandle = { infId: vm.infId, vmId: vm.vmId, providerId: vm.providerId ?? '', system, radl };
   if (vm.cloudData) h.cloudData = vm.cloudData;
   return h;
 }
@@ -163,7 +168,7 @@ async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRe
       const connector = services.connectors.get(vm.cloudType);
       if (!connector) throw new Error(`No connector for cloud type ${vm.cloudType}`);
       const ctx = infraContext(services, inf);
-      const update = await connector.updateVmInfo(vmHandle(vm, system, ctx.radl), authForCloud(ctx.auth, vm.cloudId));
+      const update = await connector.updateVmInfo(vmHandle(vm, radl, system), authForCloud(ctx.auth, vm.cloudId));
       state = update.state;
       system = update.system;
       if (update.cloudData) cloudData = update.cloudData;

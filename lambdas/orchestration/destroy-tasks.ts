@@ -9,7 +9,7 @@
 import { authForCloud } from '#core/cloud-auth';
 import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord } from '#core/types';
-import { infraContext, parseVmInfo, vmHandle, vmSystem } from '#core/vm-refresh';
+import { infraContext, vmHandle } from '#core/vm-refresh';
 import { System } from '#radl/index';
 import { mutateInfrastructure, mutateVm } from '#store/mutate';
 import { wantsContext } from '#orchestration/launch-tasks';
@@ -105,8 +105,7 @@ export async function finalizeVm(services: Services, p: TaskPayload): Promise<{ 
     const ctx = infraContext(services, inf);
     const auth = authForCloud(ctx.auth, vm.cloudId);
     current = await updateVmFrom(store, vm, (v) => (v.deleting ? undefined : { deleting: true }));
-    const radl = parseVmInfo(current);
-    await connector.finalize(vmHandle(current, vmSystem(radl, current), ctx.radl), last, auth);
+    await connector.finalize(vmHandle(current), last, auth);
   }
   await updateVmFrom(store, current, (v) => (v.destroyed ? undefined : { state: 'off', destroyed: true, deleting: false, creating: false }));
   return { vmId };

@@ -201,7 +201,7 @@ export async function launchVm(services: Services, p: TaskPayload): Promise<Step
   } catch (err) {
     // The VM exists at the provider but could not be recorded: do not leak it.
     logger.error('Launched VM could not be recorded; finalizing it', { infId, vmId, error: err });
-    const handle = vmHandle({ ...vm, providerId: launched.providerId, cloudData: launched.cloudData }, launched.system, infraContext(services, inf).radl);
+    const handle = vmHandle({ ...vm, providerId: launched.providerId, cloudData: launched.cloudData }, vmRadl, launched.system);
     await connector.finalize(handle, false, auth).catch((e: unknown) => logger.error('Finalize after a failed write failed', { infId, vmId, error: e }));
     throw err;
   }

@@ -6,7 +6,7 @@
 import { authForCloud } from '#core/cloud-auth';
 import { ImError } from '#core/errors';
 import type { Services } from '#core/types';
-import { applyVmState, infraContext, parseVmInfo, refineState, refreshVm, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
+import { applyVmState, infraContext, parseVmInfo, refineState, refreshVm, vmHandle, vmInfoWith } from '#core/vm-refresh';
 import {
   caughtMessage,
   causeMessage,
@@ -53,7 +53,7 @@ async function powerVm(services: Services, p: TaskPayload, op: PowerOperation): 
   const ctx = infraContext(services, inf);
   const auth = authForCloud(ctx.auth, vm.cloudId);
   const radl = parseVmInfo(vm);
-  const handle = vmHandle(vm, vmSystem(radl, vm), ctx.radl);
+  const handle = vmHandle(vm, radl);
   const update = op === 'stop' ? await connector.stop(handle, auth) : await connector.start(handle, auth);
   if (update) {
     const state = refineState(update.state, vm.ctxtState, inf.configured);

@@ -16,10 +16,10 @@ import {
   parseRadlInput,
   refreshedCloudAuth,
   requireWriteMode,
-  vmHandle,
   vmRadl,
   type RadlInput,
 } from '#core/usecases/common';
+import { vmHandle } from '#core/vm-refresh';
 import { currentVmRadl } from '#core/usecases/get-vm-info';
 
 export async function alterVm(services: Services, auth: AuthItem[], infId: string, vmId: string | number, input: RadlInput): Promise<Radl> {

@@ -4,7 +4,7 @@
  * the VM handle that connectors take.
  */
 import { ImError, errors } from '#core/errors';
-import { VersionConflictError, type AuthItem, type InfraRecord, type Services, type VmHandle, type VmRecord } from '#core/types';
+import { VersionConflictError, type AuthItem, type InfraRecord, type Services, type VmRecord } from '#core/types';
 import { mutateInfrastructure } from '#store/mutate';
 import { authenticate, isAuthorized, type Caller } from '#core/auth';
 import { cloudItems, openCloudAuth, sealCloudAuth } from '#core/cloud-auth';
@@ -191,14 +191,6 @@ export function cloudAuthOf(items: AuthItem[], cloudId: string): AuthItem {
   const item = items.find((i) => i.id === cloudId);
   if (!item) throw errors.badRequest(`No auth data for cloud with ID: ${cloudId}`);
   return item;
-}
-
-/** What connectors take to act on a VM. */
-export function vmHandle(vm: VmRecord): VmHandle {
-  const radl = vmRadl(vm);
-  const system = radl.systems[0];
-  if (!system) throw errors.internal(`VM ${vm.vmId} has no system`);
-  return { infId: vm.infId, vmId: vm.vmId, providerId: vm.providerId ?? '', system, radl, cloudData: vm.cloudData };
 }
 
 /** The connector of a VM's cloud type; 400 when this server has none. */

@@ -13,8 +13,8 @@ import {
   getLiveVm,
   refreshedCloudAuth,
   requireWriteMode,
-  vmHandle,
 } from '#core/usecases/common';
+import { vmHandle } from '#core/vm-refresh';
 
 export async function createDiskSnapshot(
   services: Services,

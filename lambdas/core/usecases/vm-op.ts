@@ -15,9 +15,9 @@ import {
   getLiveVm,
   refreshedCloudAuth,
   requireWriteMode,
-  vmHandle,
   waitSync,
 } from '#core/usecases/common';
+import { vmHandle } from '#core/vm-refresh';
 import { executionError, loggedError } from '#core/usecases/workflow-errors';
 
 export type VmOperation = 'start' | 'stop' | 'reboot';

@@ -5,7 +5,8 @@
  * whose synchronous `concreteSystem` is SDK-free and whose other methods load the real connector
  * on first use. This keeps the SDK out of every Lambda's cold start until a request needs that cloud.
  */
-import type { AuthItem, CloudConnector, ConnectorRegistry } from '#core/types';
+import type { AuthItem, CloudConnector, ConnectorRegistry, Logger } from '#core/types';
+import type { Config } from '#core/config';
 import type { System } from '#radl/index';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { DummyConnector } from '#connectors/dummy';
@@ -44,22 +45,40 @@ export function lazyConnector(
   };
 }
 
+/** What every connector gets from the composition root that builds the registry. */
+export interface ConnectorDeps {
+  config: Config;
+  logger: Logger;
+}
+
 /** The connectors every deployment has. Add a cloud here (one line). */
-function builtInConnectors(): CloudConnector[] {
+function builtInConnectors(deps: ConnectorDeps): CloudConnector[] {
+  const logger = (component: string): Logger => withComponent(deps.logger, component);
   return [
     new DummyConnector(),
     new DeployedNodeConnector(),
-    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2')).Ec2Connector()),
+    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
   ];
 }
 
+/** A logger that adds `component` to every line. */
+function withComponent(logger: Logger, component: string): Logger {
+  const add = (fields?: Record<string, unknown>) => ({ component, ...fields });
+  return {
+    debug: (m, f) => logger.debug(m, add(f)),
+    info: (m, f) => logger.info(m, add(f)),
+    warn: (m, f) => logger.warn(m, add(f)),
+    error: (m, f) => logger.error(m, add(f)),
+  };
+}
+
 /**
- * A registry with the built-in connectors; `extra` ones (tests, instrumented fakes) are added and
- * replace a built-in connector of the same type.
+ * A registry with the built-in connectors, built with the caller's config and logger; `extra` ones
+ * (tests, instrumented fakes) are added and replace a built-in connector of the same type.
  */
-export function createConnectorRegistry(extra: CloudConnector[] = []): ConnectorRegistry {
+export function createConnectorRegistry(deps: ConnectorDeps, extra: CloudConnector[] = []): ConnectorRegistry {
   const byType = new Map<string, CloudConnector>();
-  for (const c of [...builtInConnectors(), ...extra]) byType.set(c.type, c);
+  for (const c of [...builtInConnectors(deps), ...extra]) byType.set(c.type, c);
   return {
     get: (type) => byType.get(type),
     types: () => [...byType.keys()],

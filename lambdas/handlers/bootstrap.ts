@@ -161,5 +161,5 @@ async function buildAwsServices(env: Env = process.env): Promise<Services> {
   const store = maxAgeMs > 0 ? new CachedInfrastructureStore(dynamoStore, { maxAgeMs }) : dynamoStore;
   const orchestrator = createSfnOrchestrator({ client: new SFNClient({ region: config.AWS_REGION }), arns: workflowArns(env, config) });
   const secrets = createSecretBox(await secretKey(config, env));
-  return { config, store, connectors: createConnectorRegistry(), orchestrator, logger, secrets, now: Date.now };
+  return { config, store, connectors: createConnectorRegistry({ config, logger }), orchestrator, logger, secrets, now: Date.now };
 }

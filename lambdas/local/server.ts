@@ -176,7 +176,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     services = {
       config,
       store,
-      connectors: createConnectorRegistry(opts.connectors ?? []),
+      connectors: createConnectorRegistry({ config, logger }, opts.connectors ?? []),
       orchestrator,
       logger,
       secrets: createSecretBox(localSecretKey(config, dataDir)),

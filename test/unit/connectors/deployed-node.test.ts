@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { createConnectorRegistry } from '#connectors/registry';
+import { loadConfig } from '#core/config';
+
+const TEST_DEPS = { config: loadConfig({}), logger: { debug() {}, info() {}, warn() {}, error() {} } };
 import { ImError } from '#core/errors';
 import type { VmHandle } from '#core/types';
 import { parseRadl, Radl, type System } from '#radl/index';
@@ -25,7 +28,7 @@ describe('DeployedNodeConnector (lifecycle.md §8)', () => {
 
   it('has type DeployedNode and is in the registry', () => {
     expect(dn.type).toBe('DeployedNode');
-    expect(createConnectorRegistry().get('DeployedNode')).toBeInstanceOf(DeployedNodeConnector);
+    expect(createConnectorRegistry(TEST_DEPS).get('DeployedNode')).toBeInstanceOf(DeployedNodeConnector);
   });
 
   it('fits only systems with net_interface.0.ip, a username and a password or private key', () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DUMMY_IP, DummyConnector, timestampProviderId } from '#connectors/dummy';
 import { createConnectorRegistry } from '#connectors/registry';
+import { loadConfig } from '#core/config';
+
+const TEST_DEPS = { config: loadConfig({}), logger: { debug() {}, info() {}, warn() {}, error() {} } };
 import { ImError } from '#core/errors';
 import type { LaunchRequest, VmHandle } from '#core/types';
 import { parseRadl, Radl, System } from '#radl/index';
@@ -22,7 +25,7 @@ describe('DummyConnector (lifecycle.md §8)', () => {
 
   it('has type Dummy and is in the registry', () => {
     expect(dummy.type).toBe('Dummy');
-    expect(createConnectorRegistry().get('Dummy')).toBeInstanceOf(DummyConnector);
+    expect(createConnectorRegistry(TEST_DEPS).get('Dummy')).toBeInstanceOf(DummyConnector);
   });
 
   it('accepts any system, setting username = username when missing', () => {
@@ -91,7 +94,7 @@ describe('DummyConnector (lifecycle.md §8)', () => {
 
   it('registry: extra connectors replace built-in ones of the same type', () => {
     class Other extends DummyConnector {}
-    const r = createConnectorRegistry([new Other()]);
+    const r = createConnectorRegistry(TEST_DEPS, [new Other()]);
     expect(r.get('Dummy')).toBeInstanceOf(Other);
     expect(r.types()).toEqual(expect.arrayContaining(['Dummy', 'DeployedNode']));
     expect(new ImError('BAD_REQUEST', 'x').code).toBe('BAD_REQUEST');

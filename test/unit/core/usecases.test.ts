@@ -38,12 +38,14 @@ function services(env: Record<string, string>): Services {
       throw new Reached('store reached');
     },
   });
+  const config = loadConfig(env);
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
   return {
-    config: loadConfig(env),
+    config,
     store,
-    connectors: createConnectorRegistry(),
+    connectors: createConnectorRegistry({ config, logger }),
     orchestrator: { start: async () => 'x', wait: async () => 'SUCCEEDED' },
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    logger,
     secrets: { seal: (s) => s, open: (s) => s },
     now: Date.now,
   };
@@ -157,7 +159,7 @@ deploy d 1
   const dummy = (id: string): AuthItem => ({ type: 'Dummy', id });
   const plan = (clouds: AuthItem[], deploysText?: string, connectors: CloudConnector[] = [], privateNetworks: Record<string, string> = {}) => {
     const r = deploysText ? parseRadl(deploysText) : radl;
-    return planDeploys({ radl: r, deploys: r.deploys, clouds, connectors: createConnectorRegistry(connectors), config, privateNetworks });
+    return planDeploys({ radl: r, deploys: r.deploys, clouds, connectors: createConnectorRegistry({ config, logger: { debug() {}, info() {}, warn() {}, error() {} } }, connectors), config, privateNetworks });
   };
 
   it('plans one VM per deploy count, first usable cloud, pins private networks', () => {

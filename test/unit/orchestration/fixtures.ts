@@ -150,14 +150,16 @@ export function makeEnv(
 ): TestEnv {
   const store = opts.store ?? new MemoryStore();
   const holder: { orchestrator?: Orchestrator } = {};
+  const config = testConfig(opts.config);
+  const logger = createLogger({ level: 'SILENT' });
   const services: Services = {
-    config: testConfig(opts.config),
+    config,
     store,
-    connectors: createConnectorRegistry(opts.connectors ?? []),
+    connectors: createConnectorRegistry({ config, logger }, opts.connectors ?? []),
     get orchestrator() {
       return holder.orchestrator!;
     },
-    logger: createLogger({ level: 'SILENT' }),
+    logger,
     secrets: createSecretBox(generateSecretKey()),
     now: opts.now ?? Date.now,
   };

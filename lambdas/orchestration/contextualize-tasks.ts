@@ -10,7 +10,7 @@
  */
 import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext } from '#core/vm-refresh';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { isInfraCtxtDisabled } from '#orchestration/ctxt-rules';
 import { caughtMessage, clip, executionInput, flag, intList, logLine, statePatch, type TaskPayload } from '#orchestration/task-support';
 

@@ -11,7 +11,7 @@ import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext, vmHandle } from '#core/vm-refresh';
 import { System } from '#radl/index';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { wantsContext } from '#orchestration/launch-tasks';
 import {
   caughtMessage,

@@ -10,7 +10,7 @@ import { authForCloud } from '#core/cloud-auth';
 import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord, VmState } from '#core/types';
 import { applyVmState, infraContext, parseVmInfo, refreshVm, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { isInfraCtxtDisabled, isVmCtxtDisabled } from '#orchestration/ctxt-rules';
 import { probeFor, probeSsh, simulatedUnreachableProbe, sshTarget, type SshProbe } from '#orchestration/ssh-probe';
 import {

@@ -13,7 +13,7 @@ import {
   type VmRecord,
   type VmState,
 } from '#core/types';
-import { mutateVm } from '#store/mutate';
+import { mutateVm } from '#core/mutate';
 
 /** What every task receives: `{action, ...ids}`. */
 export type TaskPayload = { action: string } & Record<string, unknown>;

@@ -21,7 +21,7 @@ import { errors } from '#core/errors';
 import type { CtxtState, InfraRecord, InfrastructureStore, Logger, VmRecord } from '#core/types';
 import { applyVmState, parseVmInfo, refineState, vmInfoWith, vmSystem } from '#core/vm-refresh';
 import { parseRadlJson, type Radl } from '#radl/index';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { runAnsible, type AnsibleRunResult } from '#runner/ansible';
 import { AnsibleOutputParser } from '#runner/ansible-output';
 import { CALLBACK_PLUGIN_NAME, CALLBACK_PLUGIN_SOURCE } from '#runner/callback-plugin';

@@ -7,7 +7,7 @@
 import { errors } from '#core/errors';
 import type { AuthItem, InfraRecord, Services, VmRecord } from '#core/types';
 import { authenticate, type Caller } from '#core/auth';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import { checkRadl, radlToJsonString, systemRadl, type Radl } from '#radl/index';
 import {
   addContMsg,

@@ -6,7 +6,7 @@ import { errors, toImError } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { radlToJsonString, type Radl } from '#radl/index';
 import { refreshVm } from '#core/vm-refresh';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import {
   callerAndInfra,
   cloudAuthOf,

@@ -6,7 +6,7 @@
 import { errors, toImError } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { authenticate, isAuthorized, ownerKey, ownerRecords, type Caller } from '#core/auth';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import { callerAndInfra } from '#core/usecases/common';
 
 export async function changeInfrastructureAuth(

@@ -5,7 +5,7 @@
  */
 import { ImError, errors } from '#core/errors';
 import { VersionConflictError, type AuthItem, type InfraRecord, type Services, type VmRecord } from '#core/types';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import { authenticate, isAuthorized, type Caller } from '#core/auth';
 import { cloudItems, openCloudAuth, sealCloudAuth } from '#core/cloud-auth';
 import { Radl, checkRadl, parseRadl, parseRadlJson, type System } from '#radl/index';

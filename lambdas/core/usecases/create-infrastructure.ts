@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuthItem, InfraRecord, Services, VmRecord } from '#core/types';
 import { authenticate, ownerKey, ownerRecords, type Caller } from '#core/auth';
 import { sealCloudAuth } from '#core/cloud-auth';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import { addVmsError, launchPlanned, NO_DEPLOY_MSG, planAdd, plannedVmRecords } from '#core/usecases/add-resource';
 import { addContMsg, deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
 

@@ -4,7 +4,7 @@
  */
 import { errors, toImError } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import {
   callerAndInfra,
   cloudAuthOf,

@@ -7,7 +7,7 @@
 import { errors } from '#core/errors';
 import type { AuthItem, Services, VmRecord } from '#core/types';
 import { radlToText, type Radl } from '#radl/index';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import { callerAndInfra, deletedPatch, infraRadl, vmRadl } from '#core/usecases/common';
 
 function safeText(make: () => Radl): string {

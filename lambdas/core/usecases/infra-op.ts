@@ -5,7 +5,7 @@
  */
 import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import { callerAndInfra, liveVms, refreshedCloudAuth, requireWriteMode, waitSync } from '#core/usecases/common';
 import { executionError } from '#core/usecases/workflow-errors';
 

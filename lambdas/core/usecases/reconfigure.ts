@@ -7,7 +7,7 @@
 import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { checkRadl, radlToJsonString, type System } from '#radl/index';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { callerAndInfra, infraRadl, liveVms, parseRadlInput, refreshedCloudAuth, requireWriteMode, vmRadl, type RadlInput } from '#core/usecases/common';
 
 const NEW_CREDS = 'disk.0.os.credentials.new.';

@@ -6,7 +6,7 @@
  */
 import { errors } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { executionError } from '#core/usecases/workflow-errors';
 import { callerAndInfra, getLiveVm, parseVmId, refreshedCloudAuth, requireWriteMode, waitSync } from '#core/usecases/common';
 

@@ -6,7 +6,7 @@
 import { errors, toImError } from '#core/errors';
 import type { AuthItem, Services } from '#core/types';
 import { refreshVm } from '#core/vm-refresh';
-import { mutateInfrastructure } from '#store/mutate';
+import { mutateInfrastructure } from '#core/mutate';
 import {
   callerAndInfra,
   cloudAuthOf,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VersionConflictError, type InfraRecord, type InfrastructureStore } from '#core/types';
 import { DynamoInfrastructureStore } from '#store/dynamodb-store';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { startTestDynamo, type TestDynamo } from '../../helpers/dynamo';
 import { makeInf, makeVm } from './fixtures';
 

@@ -8,7 +8,7 @@ import { loadConfig, setConfig } from '#core/config';
 import { ImError } from '#core/errors';
 import { VersionConflictError, type InfraRecord } from '#core/types';
 import { DynamoInfrastructureStore, LOG_CHUNK_BYTES, createTable } from '#store/dynamodb-store';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { runPurge } from '#store/purge';
 import { OWNER_INDEX, TIME_INDEX, TTL_ATTRIBUTE } from '#store/schema';
 import { startTestDynamo, type TestDynamo } from '../../helpers/dynamo';

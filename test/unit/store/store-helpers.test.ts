@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ImError } from '#core/errors';
 import { VersionConflictError, type InfraRecord, type InfrastructureStore, type PurgeOptions, type VmRecord } from '#core/types';
 import { splitUtf8 } from '#store/dynamodb-store';
-import { mutateInfrastructure, mutateVm } from '#store/mutate';
+import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { parsePurgeDate, runPurge } from '#store/purge';
 import { logSk, timeSortKey, timeUpperBound, vmSk } from '#store/schema';
 

@@ -12,7 +12,7 @@
  *   INF_CACHE_TIME=0 npx tsx bench/create.ts      (without the record cache)
  */
 import { pathToFileURL } from 'node:url';
-import { startLocal } from '#local/server';
+import { startLocal } from '#local/local-mode';
 import { STARTUP_JVM_OPTIONS, THROUGHPUT_JVM_OPTIONS } from '#local/dynamodb-local';
 
 const IM_SECONDS: Record<number, number> = { 1: 0.032, 10: 0.122, 50: 0.419 };

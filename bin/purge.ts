@@ -11,10 +11,10 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '#core/config';
-import { createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
-import { DynamoInfrastructureStore } from '#store/dynamodb-store';
+import { DataDirInUseError, localDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
+import { DynamoInfrastructureStore, storeClient } from '#store/dynamodb/index';
 import { parsePurgeDate, runPurge } from '#store/purge';
 
 const USAGE = 'Usage: npm run purge -- --before YYYY-MM-DD [--retention-days N]';
@@ -62,19 +62,29 @@ async function main(): Promise<void> {
   }
 
   let local: DynamoLocalInstance | undefined;
-  let endpoint = config.DYNAMODB_ENDPOINT;
-  if (!endpoint) {
+  let client: DynamoDBClient;
+  let where: string;
+  if (config.DYNAMODB_ENDPOINT) {
+    client = storeClient(config);
+    where = config.DYNAMODB_ENDPOINT;
+  } else {
     const dataDir = resolve(config.IM_DATA_DIR, 'dynamodb');
-    local = await startDynamoLocal({ dataDir });
-    endpoint = local.endpoint;
+    try {
+      local = await startDynamoLocal({ dataDir });
+      client = localDynamoClient(local.socketPath);
+    } catch (err) {
+      // A running `npm start` owns the database: purge through its socket.
+      if (!(err instanceof DataDirInUseError)) throw err;
+      client = localDynamoClient(err.socketPath);
+    }
+    where = dataDir;
   }
-  const client = createLocalDynamoClient(endpoint);
   try {
     try {
       await client.send(new DescribeTableCommand({ TableName: config.TABLE_NAME }));
     } catch (err) {
       if ((err as Error).name !== 'ResourceNotFoundException') throw err;
-      process.stdout.write(`No table '${config.TABLE_NAME}' at ${endpoint}: nothing to purge.\n`);
+      process.stdout.write(`No table '${config.TABLE_NAME}' in ${where}: nothing to purge.\n`);
       return;
     }
     const store = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME });

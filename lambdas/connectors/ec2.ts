@@ -59,7 +59,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { Feature, type OutPort, type System } from '#radl/index';
-import { getConfig, type Config } from '#core/config';
+import { loadConfig, type Config } from '#core/config';
 import { ImError } from '#core/errors';
 import { createLogger } from '#core/logger';
 import type {
@@ -233,7 +233,7 @@ export class Ec2Connector implements CloudConnector {
   }
 
   private get config(): Config {
-    return this.configOverride ?? getConfig();
+    return this.configOverride ?? loadConfig();
   }
 
   private client(region: string, auth: AuthItem): EC2Client {

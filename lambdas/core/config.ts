@@ -132,11 +132,16 @@ export const configSchema = z.object({
   /** Folder where local mode keeps DynamoDB Local's data. */
   IM_DATA_DIR: z.string().default('.data'),
   /**
-   * Local mode (`npm start`) only: processes serving REST and XML-RPC on the shared ports, each with
-   * its own services, coherent record caches (lambdas/local/cluster.ts). 0 = one per CPU (at most 8);
-   * 1 = a single process.
+   * Local mode only (set by it, not by users): the Unix socket of the private DynamoDB Local, for the
+   * runner's child process (lambdas/local/dynamodb-local.ts).
    */
-  LOCAL_WORKERS: int(0, 64).default(0),
+  DYNAMODB_SOCKET: z.string().optional(),
+  /** Seconds a store request attempt may take before it counts as failed (then 503 "store unavailable"). */
+  STORE_REQUEST_TIMEOUT: num(0.1).default(3),
+  /** Seconds to open a connection to the store. */
+  STORE_CONNECT_TIMEOUT: num(0.1).default(1),
+  /** Attempts per store request (the SDK's retry of throttling, 5xx and timeouts). */
+  STORE_MAX_ATTEMPTS: int(1, 10).default(2),
   /** Days a deleted infrastructure is kept before it expires (TTL) and is purged. */
   DELETED_RETENTION_DAYS: num(0).default(30),
   /** Cap on request bodies, in bytes (REST and XML-RPC). */
@@ -183,19 +188,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   return r.data;
-}
-
-let cached: Config | undefined;
-
-/** The process-wide config, built on first use (cold start) and reused afterwards. */
-export function getConfig(): Config {
-  cached ??= loadConfig();
-  return cached;
-}
-
-/** For tests and local mode: replace the process-wide config. */
-export function setConfig(config: Config): void {
-  cached = config;
 }
 
 /** ADMIN_USER normalised to a list. */

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'BAD_REQUEST' // any other client error (RADL errors, bad parameters, cloud refusals)
   | 'CLOUD_RETRYABLE' // transient cloud error (capacity, throttling): the launch flow retries it
   | 'TIMEOUT' // a blocking call took too long
+  | 'STORE_UNAVAILABLE' // the database does not answer (outage, timeout): try again later
   | 'INTERNAL'; // a bug or an infrastructure failure: never exposed in detail
 
 export interface ErrorMapping {
@@ -51,6 +52,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorMapping>> = {
   BAD_REQUEST: { http: 400, xmlrpc: 'result', expose: true },
   CLOUD_RETRYABLE: { http: 400, xmlrpc: 'result', expose: true },
   TIMEOUT: { http: 504, xmlrpc: 'result', expose: true },
+  STORE_UNAVAILABLE: { http: 503, xmlrpc: 'result', expose: true },
   INTERNAL: { http: 500, xmlrpc: -32603, expose: false },
 };
 
@@ -84,6 +86,8 @@ export const errors = {
   invalidState: () => new ImError('INVALID_STATE', 'Invalid State to perform this operation.'),
   badRequest: (message: string, cause?: unknown) => new ImError('BAD_REQUEST', message, { cause }),
   internal: (message: string, cause?: unknown) => new ImError('INTERNAL', message, { cause }),
+  storeUnavailable: (cause?: unknown) =>
+    new ImError('STORE_UNAVAILABLE', 'The infrastructure store is unavailable at the moment. Please try again later.', { cause }),
 } as const;
 
 /** Anything thrown → an ImError (unknown errors become INTERNAL, keeping the cause for the log). */

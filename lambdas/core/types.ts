@@ -166,20 +166,46 @@ export interface PurgeOptions {
   deletedCreatedBefore?: number;
 }
 
+/** Options of the infrastructure listings. */
+export interface ListOptions {
+  /** Only this owner's infrastructures (owner index). Without it: all (admin). */
+  ownerKey?: string;
+  /** Include infrastructures with status 'deleted' (never expired ones). */
+  includeDeleted?: boolean;
+}
+
+/** What a store says of itself (GET /health). */
+export interface StoreHealth {
+  ok: boolean;
+  message?: string;
+}
+
+/**
+ * Persistence of infrastructures, VMs and logs. Every method may throw ImError STORE_UNAVAILABLE
+ * (503) when the database does not answer.
+ */
 export interface InfrastructureStore {
-  /** Creates the record; fails (VersionConflictError) if the id already exists. */
-  createInfrastructure(inf: InfraRecord): Promise<void>;
+  /**
+   * Creates the record together with its first VMs (written together: never a record without its
+   * VMs); fails (VersionConflictError) if the id already exists.
+   */
+  createInfrastructure(inf: InfraRecord, vms?: VmRecord[]): Promise<void>;
   /** Undefined when missing, purged, or past its TTL (TTL deletion is late, reads filter). */
   getInfrastructure(infId: string): Promise<InfraRecord | undefined>;
   /** Conditional update on `expectedVersion`; returns the new record (version + 1). */
   updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<Omit<InfraRecord, 'id' | 'version'>>): Promise<InfraRecord>;
   /** Newest first. With ownerKey: only that owner's (through the owner index). */
-  listInfrastructures(opts: { ownerKey?: string; includeDeleted?: boolean }): Promise<InfraRecord[]>;
+  listInfrastructures(opts: ListOptions): Promise<InfraRecord[]>;
+  /** The same, ids only (no record read). */
+  listInfrastructureIds(opts: ListOptions): Promise<string[]>;
   /** Atomically reserves `count` consecutive VM ids. */
   reserveVmIds(infId: string, count: number): Promise<number[]>;
+  /** Creates or replaces a VM record. */
   putVm(vm: VmRecord): Promise<void>;
+  /** Creates or replaces many VM records in batches (not atomic). */
+  putVms(vms: VmRecord[]): Promise<void>;
   getVm(infId: string, vmId: number): Promise<VmRecord | undefined>;
-  /** All VMs (destroyed included) in id order. */
+  /** All VMs (destroyed included) in id order: one query. */
   listVms(infId: string): Promise<VmRecord[]>;
   updateVm(infId: string, vmId: number, expectedVersion: number, patch: Partial<Omit<VmRecord, 'infId' | 'vmId' | 'version'>>): Promise<VmRecord>;
   /** Appends text to a log, in chunks so that no item grows past the DynamoDB limit. */
@@ -189,6 +215,8 @@ export interface InfrastructureStore {
   /** Deletes the infrastructure item, its VMs, logs and index entries. */
   deleteInfrastructureData(infId: string): Promise<void>;
   purge(opts: PurgeOptions): Promise<{ infrastructures: number; items: number }>;
+  /** Whether the database answers now (one cheap request). */
+  health(): Promise<StoreHealth>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +330,25 @@ export interface ExecutionResult {
   /** Error name and cause when FAILED (e.g. `DestroyFailed`, `Error destroying the infrastructure: …`). */
   error?: string;
   cause?: string;
+}
+
+/** A running execution as the journal keeps it (local mode's durable orchestrator). */
+export interface ExecutionRecord {
+  id: string;
+  workflow: WorkflowName;
+  input: WorkflowInput;
+  /** Epoch ms of the first start. */
+  startedAt: number;
+  /** How many times a restart has resumed it. */
+  resumes: number;
+}
+
+/** Where running executions are recorded, so that a restart knows them. */
+export interface ExecutionJournal {
+  record(e: ExecutionRecord): Promise<void>;
+  resumed(id: string, resumes: number): Promise<void>;
+  remove(id: string): Promise<void>;
+  listRunning(): Promise<ExecutionRecord[]>;
 }
 
 export interface Orchestrator {

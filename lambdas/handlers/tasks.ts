@@ -1,20 +1,24 @@
 /**
  * The Lambda behind every state-machine Task (`arn:aws:states:::lambda:invoke` with a Payload
- * `{action, ...ids}`): runs the task with the AWS composition root. A thrown error's name is the
- * Step Functions error name (`CloudRetryable` is retried by the flows).
+ * `{action, ...ids}`). A thrown error's name is the Step Functions error name (`CloudRetryable`
+ * and `StoreUnavailable` are retried by the flows).
  */
 import { ImError } from '#core/errors';
-import { getServices } from '#handlers/bootstrap';
+import type { Services } from '#core/types';
 import { runTask, toTaskError, type TaskPayload } from '#orchestration/tasks';
+import { lambdaEntry } from '#handlers/aws';
+
+export function createTasksHandler(services: Services): (event: TaskPayload) => Promise<unknown> {
+  return async (event) => {
+    try {
+      return await runTask(services, event);
+    } catch (err) {
+      const stack = err instanceof Error && !(err instanceof ImError) ? err.stack : undefined;
+      services.logger.warn('Task failed', { action: event?.action, infId: event?.infId, vmId: event?.vmId, error: err, stack });
+      throw toTaskError(err);
+    }
+  };
+}
 
 /** Lambda entry point. */
-export async function handler(event: TaskPayload): Promise<unknown> {
-  const services = await getServices();
-  try {
-    return await runTask(services, event);
-  } catch (err) {
-    const stack = err instanceof Error && !(err instanceof ImError) ? err.stack : undefined;
-    services.logger.warn('Task failed', { action: event?.action, infId: event?.infId, vmId: event?.vmId, error: err, stack });
-    throw toTaskError(err);
-  }
-}
+export const handler = lambdaEntry(createTasksHandler);

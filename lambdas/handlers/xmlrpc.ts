@@ -10,42 +10,12 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { getConfig } from '#core/config';
 import { ImError } from '#core/errors';
-import { createLogger, type LogLevel } from '#core/logger';
-import { getServices } from '#handlers/bootstrap';
+import type { Services } from '#core/types';
 import { errorReply, handleXmlRpc, type DispatchDeps, type XmlRpcReply } from '#api/xmlrpc/dispatcher';
-
-export interface XmlRpcHandlerOptions {
-  /** Config, services and logger (default: the process config and composition root, see #handlers/bootstrap). */
-  deps?: () => DispatchDeps;
-}
+import { lambdaEntry } from '#handlers/aws';
 
 const XML_HEADERS = { 'Content-Type': 'text/xml; charset=utf-8' };
-
-let defaultDeps: DispatchDeps | undefined;
-/** Whether defaultDeps' logger writes DEBUG lines (else the handler skips building them). */
-let defaultDebug = true;
-
-/**
- * Built once per container (config validated at cold start; services on first use, so that
- * GetVersion never pays for them) and again only if the process config is replaced (local mode).
- */
-function processDeps(): DispatchDeps {
-  const config = getConfig();
-  if (defaultDeps?.config !== config) {
-    const level = config.LOG_LEVEL as LogLevel;
-    // Asked of a logger at the same level (writing nowhere) rather than guessed from the level name.
-    defaultDebug = false;
-    createLogger({ level, write: () => (defaultDebug = true) }).debug('probe');
-    defaultDeps = {
-      config,
-      services: getServices,
-      logger: createLogger({ level, base: { component: 'xmlrpc' } }),
-    };
-  }
-  return defaultDeps;
-}
 
 function xmlResult(reply: XmlRpcReply): APIGatewayProxyResult {
   return { statusCode: 200, headers: XML_HEADERS, body: reply.body };
@@ -63,40 +33,26 @@ function bodyBytes(event: APIGatewayProxyEvent): number {
   return Math.floor((body.length * 3) / 4) - padding;
 }
 
-/** The HTTP answer to a call, with its DEBUG line (`started`: Date.now() at the start, when logged). */
-function answer(d: DispatchDeps, debug: boolean, reply: XmlRpcReply, started: number): APIGatewayProxyResult {
-  if (debug) d.logger.debug('XML-RPC call', { method: reply.method, outcome: reply.outcome, faultCode: reply.faultCode, ms: Date.now() - started });
-  return xmlResult(reply);
-}
-
-/**
- * The handler, with injectable dependencies (tests, local mode). Synchronous when the call needs
- * no waiting (GetVersion); middy takes either.
- */
-export function createXmlRpcHandler(opts: XmlRpcHandlerOptions = {}) {
-  const deps = opts.deps ?? processDeps;
+/** The XML-RPC handler over the given services (built once per entry point). */
+export function createXmlRpcHandler(services: Services) {
+  const deps: DispatchDeps = { config: services.config, services, logger: services.logger };
   // Just before the Lambda would time out, answer `[false, "Operation timed out"]` rather than an HTTP 502.
-  const timeoutEarlyResponse = (): APIGatewayProxyResult =>
-    xmlResult(errorReply(new ImError('TIMEOUT', 'Operation timed out'), deps().logger));
+  const timeoutEarlyResponse = (): APIGatewayProxyResult => xmlResult(errorReply(new ImError('TIMEOUT', 'Operation timed out'), deps.logger));
 
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>({ timeoutEarlyResponse }).handler((event) => {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>({ timeoutEarlyResponse }).handler(async (event) => {
     if (event.httpMethod?.toUpperCase() !== 'POST') return plain(405, 'Method Not Allowed', { Allow: 'POST' });
-    const d = deps();
-    // Injected loggers are always given the line; the process one only when it writes DEBUG.
-    const debug = d !== defaultDeps || defaultDebug;
-    const started = debug ? Date.now() : 0;
-    let reply: XmlRpcReply | Promise<XmlRpcReply>;
-    if (bodyBytes(event) > d.config.MAX_BODY_SIZE) {
+    const started = Date.now();
+    let reply: XmlRpcReply;
+    if (bodyBytes(event) > deps.config.MAX_BODY_SIZE) {
       // Checked before decoding a (possibly base64) body; the codec enforces the same cap.
-      reply = errorReply(new ImError('PAYLOAD_TOO_LARGE', `request body exceeds ${d.config.MAX_BODY_SIZE} bytes`), d.logger);
+      reply = errorReply(new ImError('PAYLOAD_TOO_LARGE', `request body exceeds ${deps.config.MAX_BODY_SIZE} bytes`), deps.logger);
     } else {
-      const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-      reply = handleXmlRpc(body, d);
+      reply = await handleXmlRpc(Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8'), deps);
     }
-    if (reply instanceof Promise) return reply.then((r) => answer(d, debug, r, started));
-    return answer(d, debug, reply, started);
+    deps.logger.debug('XML-RPC call', { method: reply.method, outcome: reply.outcome, faultCode: reply.faultCode, ms: Date.now() - started });
+    return xmlResult(reply);
   });
 }
 
 /** Lambda entry point. */
-export const handler = createXmlRpcHandler();
+export const handler = lambdaEntry(createXmlRpcHandler);

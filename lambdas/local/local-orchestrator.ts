@@ -12,11 +12,19 @@
  * first run. Wait states last what the configuration says (WAIT_STATE_OPTIONS), retries wait their
  * IntervalSeconds, both times `waitTimeScale`. Executions live in a Map (wait / describe); a failed
  * execution is logged, never thrown at the process.
+ *
+ * Durable: with a {@link ExecutionJournal}, every top-level execution is recorded before it starts
+ * and removed when it ends. After a crash, {@link LocalOrchestrator.resumeInterrupted} runs what is
+ * left again from its start, under its own id: every Task is idempotent (a launched VM is not
+ * launched twice, a finalized one is not finalized twice, a newer contextualization supersedes an
+ * older one), so a re-run ends where the interrupted run would have. An execution resumed
+ * `maxResumes` times without ending (it keeps killing the process) is closed instead: its
+ * `closeInterrupted` task gives everything it touched a final state with the reason.
  */
 import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { errors } from '#core/errors';
-import type { ExecutionResult, ExecutionStatus, Orchestrator, Services, WorkflowInput, WorkflowName } from '#core/types';
+import type { ExecutionJournal, ExecutionRecord, ExecutionResult, ExecutionStatus, Orchestrator, Services, WorkflowInput, WorkflowName } from '#core/types';
 import {
   ECS_RUN_TASK_SYNC,
   LAMBDA_INVOKE,
@@ -62,6 +70,10 @@ export interface LocalOrchestratorOptions {
    * overrides with INF_ID / CTXT_INPUT). Local mode spawns the runner; default: the Task fails.
    */
   ecsRunTask?: (params: unknown) => Promise<unknown>;
+  /** Where running executions are recorded (local mode: the store); none = not durable (unit tests). */
+  journal?: ExecutionJournal;
+  /** Resumes of one execution before it is closed instead (default 3). */
+  maxResumes?: number;
 }
 
 /** The local orchestrator, with what tests inspect. */
@@ -71,6 +83,11 @@ export interface LocalOrchestrator extends Orchestrator {
   readonly taskMappings: ReadonlyMap<string, string>;
   /** Resolves when every execution started so far has finished. */
   idle(): Promise<void>;
+  /**
+   * Resumes (or closes) every execution the journal still holds: those a crash interrupted. Call
+   * once at start-up, before serving. Returns what it did.
+   */
+  resumeInterrupted(): Promise<{ resumed: string[]; closed: string[] }>;
 }
 
 const ACCOUNT = '000000000000';
@@ -277,35 +294,110 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
     return e;
   }
 
-  return {
-    taskMappings,
+  /** Records an execution whose first record failed, unless it has ended meanwhile. */
+  async function retryRecord(record: ExecutionRecord): Promise<void> {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 200 * 2 ** attempt)).unref());
+      if (executions.get(record.id)?.status !== 'RUNNING') return;
+      try {
+        await opts.journal?.record(record);
+        return;
+      } catch {
+        // still unavailable
+      }
+    }
+  }
 
-    async start(workflow: WorkflowName, input: WorkflowInput): Promise<string> {
-      if (!definitions.has(workflow)) throw errors.internal(`Unknown workflow: ${workflow}`);
-      const id = `${localStateMachineArn(workflow).replace(':stateMachine:', ':execution:')}:${randomUUID()}`;
-      const exec: LocalExecution = { id, workflow, status: 'RUNNING', done: Promise.resolve() };
-      const cleanInput = JSON.parse(JSON.stringify(input)) as JsonValue;
-      exec.done = run(workflow, cleanInput, id).then(
+  /** Removes a finished execution from the journal, retrying while the store is unavailable. */
+  async function forget(id: string): Promise<void> {
+    if (!opts.journal) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await opts.journal.remove(id);
+        return;
+      } catch (err) {
+        // Left in the journal, it is resumed (harmlessly) at the next start.
+        if (attempt >= 30) return log('warn', 'Cannot remove a finished execution from the journal', { executionId: id, error: err });
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 200 * 2 ** attempt)).unref());
+      }
+    }
+  }
+
+  function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    try {
+      getServices().logger[level](msg, fields);
+    } catch {
+      // Never let a logging problem surface as an unhandled rejection.
+    }
+  }
+
+  /** Runs an execution in the background under `id`; its end is recorded and it leaves the journal. */
+  function launch(id: string, workflow: WorkflowName, input: WorkflowInput): void {
+    const exec: LocalExecution = { id, workflow, status: 'RUNNING', done: Promise.resolve() };
+    exec.done = run(workflow, input as unknown as JsonValue, id)
+      .then(
         (output) => {
           exec.status = 'SUCCEEDED';
           exec.output = output;
         },
         (err: unknown) => {
           Object.assign(exec, failureOf(err));
-          const log = exec.status === 'FAILED' && exec.error?.endsWith('Failed') ? 'info' : 'error';
-          try {
-            getServices().logger[log]('Execution did not succeed', { executionId: id, workflow, status: exec.status, error: exec.error, cause: exec.cause });
-          } catch {
-            // Never let a logging problem surface as an unhandled rejection.
-          }
+          const level = exec.status === 'FAILED' && exec.error?.endsWith('Failed') ? 'info' : 'error';
+          log(level, 'Execution did not succeed', { executionId: id, workflow, status: exec.status, error: exec.error, cause: exec.cause });
         },
-      );
-      running.add(exec.done);
-      void exec.done.finally(() => {
-        running.delete(exec.done);
-        prune();
-      });
-      executions.set(id, exec);
+      )
+      .then(() => forget(id));
+    running.add(exec.done);
+    void exec.done.finally(() => {
+      running.delete(exec.done);
+      prune();
+    });
+    executions.set(id, exec);
+  }
+
+  return {
+    taskMappings,
+
+    async resumeInterrupted(): Promise<{ resumed: string[]; closed: string[] }> {
+      const out = { resumed: [] as string[], closed: [] as string[] };
+      if (!opts.journal) return out;
+      const max = opts.maxResumes ?? 3;
+      for (const e of await opts.journal.listRunning()) {
+        if (executions.has(e.id) || !definitions.has(e.workflow)) continue;
+        if (e.resumes >= max) {
+          const reason = `The ${e.workflow} workflow was interrupted ${e.resumes + 1} times and was closed.`;
+          try {
+            await runTask(getServices(), { action: 'closeInterrupted', workflow: e.workflow, input: e.input, reason } as TaskPayload);
+            await opts.journal.remove(e.id);
+            out.closed.push(e.id);
+          } catch (err) {
+            log('error', 'Cannot close an interrupted execution', { executionId: e.id, workflow: e.workflow, error: err });
+          }
+          continue;
+        }
+        await opts.journal.resumed(e.id, e.resumes + 1);
+        log('info', 'Resuming an interrupted execution', { executionId: e.id, workflow: e.workflow, resumes: e.resumes + 1 });
+        launch(e.id, e.workflow, e.input);
+        out.resumed.push(e.id);
+      }
+      return out;
+    },
+
+    async start(workflow: WorkflowName, input: WorkflowInput): Promise<string> {
+      if (!definitions.has(workflow)) throw errors.internal(`Unknown workflow: ${workflow}`);
+      const id = `${localStateMachineArn(workflow).replace(':stateMachine:', ':execution:')}:${randomUUID()}`;
+      const cleanInput = JSON.parse(JSON.stringify(input)) as WorkflowInput;
+      // Recorded before it runs, so that a restart knows it. The use case has just written its intent to
+      // the same store; if the store stops answering right now, the execution runs anyway (its Tasks retry
+      // store outages) and the record is written as soon as the store answers again.
+      const record = { id, workflow, input: cleanInput, startedAt: Date.now(), resumes: 0 };
+      try {
+        await opts.journal?.record(record);
+      } catch (err) {
+        log('warn', 'Execution not recorded yet: the store does not answer', { executionId: id, workflow, error: err });
+        void retryRecord(record);
+      }
+      launch(id, workflow, cleanInput);
       return id;
     },
 

@@ -1,25 +1,21 @@
 /**
- * `npm start`: local mode (see lambdas/local/server.ts): REST on REST_ADDRESS:REST_PORT and
- * XML-RPC on XMLRCP_ADDRESS:XMLRCP_PORT.
+ * `npm start`: local mode (lambdas/local/local-mode.ts) in one process: REST on
+ * REST_ADDRESS:REST_PORT, XML-RPC on XMLRCP_ADDRESS:XMLRCP_PORT, DynamoDB Local under IM_DATA_DIR.
  *
  *   npm start -- [--port N] [--address A] [--data-dir DIR] [--in-memory]
  *
- * Options come from the environment (IM option names, e.g. REST_PORT, IM_DATA_DIR, LOG_LEVEL);
- * the flags override REST_PORT, REST_ADDRESS and IM_DATA_DIR. With LOCAL_WORKERS other than 1 (the
- * default is one per CPU) this process is the primary of several worker processes that serve the
- * same ports (lambdas/local/cluster.ts). Ctrl-C / SIGTERM stop everything (servers, running
- * workflows, workers, DynamoDB Local) and exit.
+ * Options come from the environment (IM option names, e.g. REST_PORT, IM_DATA_DIR, LOG_LEVEL); the
+ * flags override REST_PORT, REST_ADDRESS and IM_DATA_DIR. Ctrl-C / SIGTERM stop everything (servers,
+ * running workflows, DynamoDB Local) and exit. After a crash, the next start resumes the workflows
+ * that were running.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '#core/config';
-import { isLocalWorker, runWorker, startPrimary, workerCount } from '#local/cluster';
-import { startLocal } from '#local/server';
-import { xmlrpcFrontEnd } from '#local/xmlrpc-server';
+import { startLocal } from '#local/local-mode';
 
 const USAGE = 'Usage: npm start -- [--port N] [--address A] [--data-dir DIR] [--in-memory]';
 
 async function main(): Promise<void> {
-  if (isLocalWorker()) return runWorker({ frontEnds: [xmlrpcFrontEnd()] });
   const { values } = parseArgs({
     options: {
       port: { type: 'string' },
@@ -34,31 +30,32 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  let restPort: number | undefined;
-  if (values.port !== undefined) {
-    restPort = Number(values.port);
-    if (!Number.isInteger(restPort) || restPort < 0 || restPort > 65535) throw new ConfigError(`--port: invalid port '${values.port}'`);
-  }
   const env: Record<string, string | undefined> = { ...process.env };
-  if (restPort !== undefined) env.REST_PORT = String(restPort);
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port: invalid port '${values.port}'`);
+    env.REST_PORT = String(port);
+  }
   if (values.address !== undefined) env.REST_ADDRESS = values.address;
   if (values['data-dir'] !== undefined) env.IM_DATA_DIR = values['data-dir'];
   const config = loadConfig(env);
   const inMemory = values['in-memory'] ?? false;
-  const workers = workerCount(config);
-  const instance =
-    workers > 1
-      ? await startPrimary({ config, env, inMemory, workers })
-      : await startLocal({
-          env,
-          inMemory,
-          // XML-RPC on XMLRCP_ADDRESS:XMLRCP_PORT (8899), same services.
-          frontEnds: [xmlrpcFrontEnd()],
-        });
-  const where = inMemory ? 'in memory' : `in ${config.IM_DATA_DIR}`;
-  console.log(`IM REST API listening on ${instance.urls.rest}`);
-  for (const [name, url] of Object.entries(instance.urls)) if (name !== 'rest') console.log(`IM ${name} listening on ${url}`);
-  console.log(`${workers > 1 ? `${workers} worker processes. ` : ''}Data kept ${where}. Press Ctrl-C to stop.`);
+  const instance = await startLocal({
+    env,
+    inMemory,
+    onFatal: (message) => {
+      console.error(message);
+      process.exit(1);
+    },
+  });
+  const db = instance.dynamo();
+  console.log(`IM REST API listening on ${instance.restUrl}`);
+  console.log(`IM XML-RPC API listening on ${instance.xmlrpcUrl}`);
+  const resumed = instance.resumed.resumed.length + instance.resumed.closed.length;
+  if (resumed > 0) console.log(`Resumed ${instance.resumed.resumed.length} and closed ${instance.resumed.closed.length} interrupted workflow(s).`);
+  console.log(
+    `Data kept ${inMemory ? 'in memory' : `in ${config.IM_DATA_DIR}`}; the database is ${db.isolated ? 'private to this process' : 'NOT isolated (no network namespace here)'}. Press Ctrl-C to stop.`,
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,14 +1,14 @@
 /**
  * The local stand-in of the contextualize flow's ECS task (`arn:aws:states:::ecs:runTask.sync`): runs the
- * same entry point as the Fargate container, lambdas/runner/main.ts, as a child process (tsx), with the
+ * same entry point as the Fargate container, lambdas/runner/main.ts, as a child process (node + tsx's loader), with the
  * container overrides' environment (INF_ID, CTXT_INPUT) on top of the local mode's (DynamoDB Local
  * endpoint, table, IM options). Resolves like a stopped ECS task when the runner exits 0; otherwise rejects
  * with a `States.TaskFailed` error whose message says the exit code and the end of the runner's output,
  * so that the state machine's Catch marks the VMs unconfigured.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export interface LocalRunTaskOptions {
   /** Environment of the runner (the container's): DYNAMODB_ENDPOINT, TABLE_NAME, IM options… */
@@ -20,7 +20,7 @@ export interface LocalRunTaskOptions {
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+const TSX_LOADER = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
 const OUTPUT_TAIL = 4000;
 
 /** Every runner child still running: killed when this process exits. */
@@ -59,8 +59,15 @@ export function failureReason(output: string): string {
   return lines[0] ?? 'no output';
 }
 
+let setprivFound: boolean | undefined;
+function hasSetpriv(): boolean {
+  setprivFound ??= spawnSync('setpriv', ['--version']).status === 0;
+  return setprivFound;
+}
+
 function defaultCommand(): string[] {
-  return existsSync(TSX) ? [TSX, MAIN] : ['npx', 'tsx', MAIN];
+  // One process (node with tsx's loader, not the tsx CLI, which forks): the parent-death signal reaches the runner itself.
+  return existsSync(TSX_LOADER) ? [process.execPath, '--import', pathToFileURL(TSX_LOADER).href, MAIN] : ['npx', 'tsx', MAIN];
 }
 
 /** Runs the runner for the RunTask parameters; resolves with an ECS-like description of the stopped task. */
@@ -71,7 +78,10 @@ export function localRunTask(params: unknown, opts: LocalRunTaskOptions): Promis
   for (const [k, v] of Object.entries({ ...process.env, ...opts.env, ...overrideEnvironment(params) })) if (v !== undefined) env[k] = v;
   const write = opts.onOutput ?? ((t: string) => process.stdout.write(t));
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The runner dies with local mode even on SIGKILL (parent-death signal): a restart resumes the
+    // contextualization, and no orphan keeps writing meanwhile.
+    const [exe, argv] = process.platform === 'linux' && hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+    const child = spawn(exe, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let tail = '';
     const keep = (t: string) => {

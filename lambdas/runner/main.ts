@@ -7,7 +7,7 @@
  *   npx tsx lambdas/runner/main.ts <infId> [vmIds]          (or --inf-id <id> --vm-ids 1,2)
  *
  * Services come from the environment (lambdas/core/config.ts): TABLE_NAME, AWS_REGION, and
- * DYNAMODB_ENDPOINT for DynamoDB Local; MAX_CONTEXTUALIZATION_TIME, PLAYBOOK_RETRIES, DEFAULT_VM_NAME,
+ * DYNAMODB_SOCKET (local mode's private DynamoDB Local) or DYNAMODB_ENDPOINT; MAX_CONTEXTUALIZATION_TIME, PLAYBOOK_RETRIES, DEFAULT_VM_NAME,
  * DEFAULT_DOMAIN, WAIT_SSH_ACCCESS_TIMEOUT, LOG_LEVEL. Logs are JSON lines on stdout.
  *
  * Exit code 0 when the run completed, whatever the VMs' results (they are in the store); 1 when the
@@ -34,31 +34,16 @@ export async function runContextualization(input: RunInput, services: RunnerServ
   return contextualize(input, services);
 }
 
-/**
- * A client for DynamoDB Local (DYNAMODB_ENDPOINT): the local-mode helper's, or, in the bundle (where the
- * DynamoDB Local launcher package it sits next to cannot load), a client with the same settings.
- */
-async function localDynamoClient(endpoint: string): Promise<import('@aws-sdk/client-dynamodb').DynamoDBClient> {
-  try {
-    const { createLocalDynamoClient } = await import('#local/dynamodb-local');
-    return createLocalDynamoClient(endpoint);
-  } catch {
-    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
-  }
-}
-
 /** Store, config and logger from the environment. */
 export async function servicesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<RunnerServices> {
-  const [{ loadConfig }, { createLogger }, { DynamoDBClient }, { DynamoInfrastructureStore }] = await Promise.all([
+  const [{ loadConfig }, { createLogger }, { DynamoInfrastructureStore, storeClient }] = await Promise.all([
     import('#core/config'),
     import('#core/logger'),
-    import('@aws-sdk/client-dynamodb'),
-    import('#store/dynamodb-store'),
+    import('#store/dynamodb/index'),
   ]);
   const config = loadConfig(env);
   const logger = createLogger({ level: config.LOG_LEVEL, base: { component: 'ctxt-runner' } });
-  const client = config.DYNAMODB_ENDPOINT ? await localDynamoClient(config.DYNAMODB_ENDPOINT) : new DynamoDBClient({ region: config.AWS_REGION });
+  const client = storeClient(config);
   const store = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
   return { store, config, logger };
 }

@@ -54,7 +54,7 @@ describe.skipIf(!!unsupported)('runner entry point (child process, DynamoDB Loca
   const env = (infId: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
     ...process.env,
     INF_ID: infId,
-    DYNAMODB_ENDPOINT: db.endpoint,
+    DYNAMODB_SOCKET: db.socketPath,
     TABLE_NAME: db.tableName,
     LOG_LEVEL: 'INFO',
     ...extra,

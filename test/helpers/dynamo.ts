@@ -21,16 +21,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
-import { createTable, DynamoInfrastructureStore } from '#store/dynamodb-store';
+import { localDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
+import { createTable, DynamoInfrastructureStore } from '#store/dynamodb/index';
 
 export interface TestDynamo {
   /** Client for DynamoDB Local (dummy credentials, us-east-1). */
   client: DynamoDBClient;
   /** A table made by createTable, unique to this handle. */
   tableName: string;
-  /** `http://127.0.0.1:<port>`, for code that builds its own client (DYNAMODB_ENDPOINT). */
-  endpoint: string;
+  /** The instance's Unix socket, for code that builds its own client (DYNAMODB_SOCKET). */
+  socketPath: string;
+  /** The running instance (tests pause its Java process). */
+  local: DynamoLocalInstance;
   /** A store on `tableName`. */
   store: DynamoInfrastructureStore;
   /** Creates another empty table on the same instance and returns its name. */
@@ -59,7 +61,7 @@ export async function startTestDynamo(): Promise<TestDynamo> {
     current.users--;
     throw err;
   }
-  const client = createLocalDynamoClient(local.endpoint);
+  const client = localDynamoClient(local.socketPath);
   const newTable = async () => {
     const name = `im-test-${randomUUID().slice(0, 8)}`;
     await createTable(client, name);
@@ -70,7 +72,8 @@ export async function startTestDynamo(): Promise<TestDynamo> {
   return {
     client,
     tableName,
-    endpoint: local.endpoint,
+    socketPath: local.socketPath,
+    local,
     store: new DynamoInfrastructureStore({ client, tableName }),
     newTable,
     async stop() {

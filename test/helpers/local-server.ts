@@ -1,16 +1,16 @@
 /**
- * The whole local mode for integration tests: DynamoDB Local in memory, REST on a free port,
- * short timeouts and fast workflow waits. One per test file (beforeAll): DynamoDB Local takes a
- * few seconds to start.
+ * The whole local mode for integration tests: DynamoDB Local in memory, REST and XML-RPC on free
+ * ports, short timeouts and fast workflow waits. One per test file (beforeAll): DynamoDB Local takes
+ * a second or two to start.
  *
  *   let srv: TestServer;
  *   beforeAll(async () => { srv = await startTestServer(); });
  *   afterAll(async () => { await srv?.stop(); });
  */
 import type { CloudConnector } from '#core/types';
-import { startLocal, type LocalInstance } from '#local/server';
+import { startLocal, type LocalInstance } from '#local/local-mode';
 import { STARTUP_JVM_OPTIONS } from '#local/dynamodb-local';
-import { XMLRPC_FRONT_END, xmlrpcFrontEnd } from '#local/xmlrpc-server';
+import type { SshProbe } from '#orchestration/ssh-probe';
 
 export interface TestServerOptions {
   /** IM options on top of the test defaults. */
@@ -18,6 +18,7 @@ export interface TestServerOptions {
   connectors?: CloudConnector[];
   /** Wait-state scale of the workflows (default 0.01). */
   waitTimeScale?: number;
+  sshProbe?: SshProbe;
 }
 
 export interface TestServer {
@@ -33,6 +34,8 @@ export interface TestServer {
 export const TEST_ENV: Record<string, string> = {
   REST_ADDRESS: '127.0.0.1',
   REST_PORT: '0',
+  XMLRCP_ADDRESS: '127.0.0.1',
+  XMLRCP_PORT: '0',
   LOG_LEVEL: 'SILENT',
   TABLE_NAME: 'im-test',
   WAIT_SSH_ACCCESS_TIMEOUT: '2',
@@ -52,7 +55,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     dynamoJvmOptions: STARTUP_JVM_OPTIONS,
     waitTimeScale: opts.waitTimeScale ?? 0.01,
     ...(opts.connectors ? { connectors: opts.connectors } : {}),
-    frontEnds: [xmlrpcFrontEnd({ host: '127.0.0.1', port: 0 })],
+    ...(opts.sshProbe ? { sshProbe: opts.sshProbe } : {}),
   });
-  return { baseUrl: instance.restUrl, xmlrpcUrl: instance.urls[XMLRPC_FRONT_END], instance, stop: () => instance.stop() };
+  return { baseUrl: instance.restUrl, xmlrpcUrl: instance.xmlrpcUrl, instance, stop: () => instance.stop() };
 }

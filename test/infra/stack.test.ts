@@ -10,7 +10,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { loadConfig } from '#core/config';
-import { workflowArns } from '#handlers/bootstrap';
+import { workflowArns } from '#handlers/aws';
 import { WORKFLOWS } from '#orchestration/asl';
 import { HANDLER_ENTRIES, LAMBDA_BUNDLE_FILE, REPO_ROOT, entryExists, type HandlerName } from '../../infra/lib/bundling.ts';
 import { buildBundle, checkBundle } from '../../bench/bundles.ts';
@@ -125,7 +125,7 @@ describe.skipIf(!ALL_ENTRIES)('ImStack (real bundles, cdk-nag and CloudFormation
     }
   });
 
-  it('gives the API and task functions the environment bootstrap.ts reads', () => {
+  it('gives the API and task functions the environment the AWS composition root (lambdas/handlers/aws.ts) reads', () => {
     const api = Object.values(functions).filter((f) => f.Description !== 'IM purge of deleted infrastructures');
     expect(api).toHaveLength(3);
     for (const fn of api) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { INDEX_PROJECTED_ATTRIBUTES, OWNER_INDEX, PARTITION_KEY, SORT_KEY, TIME_INDEX, TTL_ATTRIBUTE } from '#store/schema';
+import { INDEX_PROJECTED_ATTRIBUTES, OWNER_INDEX, PARTITION_KEY, SORT_KEY, TIME_INDEX, TTL_ATTRIBUTE } from '#store/dynamodb/schema';
 import { Storage } from '../../infra/lib/constructs/storage.ts';
 import { statementsOfRole, testStack } from './helpers.ts';
 

@@ -14,7 +14,7 @@ import {
   SORT_KEY,
   TIME_INDEX,
   TTL_ATTRIBUTE,
-} from '#store/schema';
+} from '#store/dynamodb/schema';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 
 export interface StorageProps {

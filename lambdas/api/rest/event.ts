@@ -19,62 +19,17 @@ function first(v: string | undefined): string | undefined {
   return (comma < 0 ? v : v.slice(0, comma)).trim() || undefined;
 }
 
-/**
- * Header name → its lower-case form, for the names seen so far (up to LOWER_CACHE_MAX of them):
- * each request then stores the same key string (a property name since its first use) instead of
- * lower-casing the name and interning the new string.
- */
-const lowerCache = new Map<string, string>();
-const LOWER_CACHE_MAX = 512;
-
-function lower(name: string): string {
-  let l = lowerCache.get(name);
-  if (l === undefined) {
-    l = name.toLowerCase();
-    if (lowerCache.size < LOWER_CACHE_MAX) lowerCache.set(name, l);
-  }
-  return l;
-}
-
 function lowerHeaders(event: APIGatewayProxyEvent): Record<string, string> {
   const out: Record<string, string> = {};
-  const single = event.headers;
-  if (single) {
-    for (const k in single) {
-      const v = single[k];
-      if (v !== undefined) out[lower(k)] = v;
-    }
-  }
-  const multi = event.multiValueHeaders;
-  if (multi) {
-    for (const k in multi) {
-      const vs = multi[k];
-      if (vs && vs.length > 1) out[lower(k)] = vs.join(', ');
-    }
-  }
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  for (const [k, vs] of Object.entries(event.multiValueHeaders ?? {})) if (vs && vs.length > 1) out[k.toLowerCase()] = vs.join(', ');
   return out;
 }
 
-/** The query of requests without one: shared, hence frozen (nothing writes to a RestRequest's query). */
-const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
 function queryOf(event: APIGatewayProxyEvent): Record<string, string> {
-  const single = event.queryStringParameters;
-  const multi = event.multiValueQueryStringParameters;
-  if (!single && !multi) return NO_QUERY;
   const out: Record<string, string> = {};
-  if (single) {
-    for (const k in single) {
-      const v = single[k];
-      if (v !== undefined) out[k] = v;
-    }
-  }
-  if (multi) {
-    for (const k in multi) {
-      const vs = multi[k];
-      if (vs && vs.length > 0) out[k] = vs[0];
-    }
-  }
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) out[k] = v;
+  for (const [k, vs] of Object.entries(event.multiValueQueryStringParameters ?? {})) if (vs && vs.length > 0) out[k] = vs[0];
   return out;
 }
 
@@ -83,17 +38,6 @@ export function normalizeRoot(root: string): string {
   const r = root.trim().replace(/\/+$/, '');
   if (r === '') return '';
   return r.startsWith('/') ? r : `/${r}`;
-}
-
-/** normalizeRoot of REST_ROOT_PATH, computed once per value (it is the same on every request). */
-let rootIn: string | undefined;
-let rootOut = '';
-function configuredRoot(root: string): string {
-  if (root !== rootIn) {
-    rootOut = normalizeRoot(root);
-    rootIn = root;
-  }
-  return rootOut;
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
@@ -140,7 +84,7 @@ function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>,
 export function restRequestFromEvent(event: APIGatewayProxyEvent, config: Pick<Config, 'REST_ROOT_PATH'>): RestRequest {
   const headers = lowerHeaders(event);
   const rawPath = event.path || '/';
-  const root = configuredRoot(config.REST_ROOT_PATH);
+  const root = normalizeRoot(config.REST_ROOT_PATH);
   let path = rawPath;
   if (root) {
     if (rawPath === root || rawPath.startsWith(`${root}/`)) path = rawPath.slice(root.length) || '/';

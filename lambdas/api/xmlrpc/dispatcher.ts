@@ -30,8 +30,7 @@ import { findMethod, type MethodContext, type MethodDef } from '#api/xmlrpc/meth
 
 export interface DispatchDeps {
   config: Config;
-  /** The composition root, built on first use (GetVersion never asks for it). */
-  services(): Promise<Services>;
+  services: Services;
   logger: Logger;
 }
 
@@ -85,17 +84,6 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/**
- * The last short string result put on the wire, with its logLike flag and the body it gave: a
- * method answering the same string again (GetVersion: every time) reuses the body instead of
- * encoding it again. The encoder is a function of the value and the options only, so the body is
- * the one it would give.
- */
-const SHORT_RESULT = 256;
-let lastResult: string | undefined;
-let lastLogLike = false;
-let lastBody = '';
-
 /** The reply to a method whose use case gave `value`: `[true, result]`, or the error of mapping/encoding it. */
 function resultReply(methodName: string, def: MethodDef, deps: DispatchDeps, value: unknown): XmlRpcReply {
   let wire: XmlRpcValue;
@@ -104,15 +92,8 @@ function resultReply(methodName: string, def: MethodDef, deps: DispatchDeps, val
   } catch (err) {
     return errorReply(err, deps.logger, methodName);
   }
-  const short = typeof wire === 'string' && wire.length <= SHORT_RESULT;
-  if (short && wire === lastResult && def.logLike === lastLogLike) return { body: lastBody, outcome: 'ok', method: methodName };
   try {
     const body = encodeMethodResponse([true, wire], { allowNil: false, invalidChars: def.logLike ? 'replace' : 'error' });
-    if (short) {
-      lastResult = wire as string;
-      lastLogLike = def.logLike;
-      lastBody = body;
-    }
     return { body, outcome: 'ok', method: methodName };
   } catch (err) {
     if (!(err instanceof XmlRpcEncodeError)) throw err;
@@ -137,7 +118,7 @@ export function dispatchCall(methodName: string, params: XmlRpcValue[], deps: Di
     throw err;
   }
 
-  // The deps are the method's context: its config and its services() (a MethodContext).
+  // The deps are the method's context (a MethodContext).
   const ctx: MethodContext = deps;
   let value: unknown;
   try {

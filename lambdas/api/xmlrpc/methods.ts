@@ -44,10 +44,10 @@ import { getInfrastructureOwners } from '#core/usecases/get-infrastructure-owner
 import { estimateResources } from '#core/usecases/estimate';
 import { getStats, parseStatsDate } from '#core/usecases/stats';
 
-/** What a method runs with. `services()` is lazy so that GetVersion needs only the config. */
+/** What a method runs with. */
 export interface MethodContext {
   config: Config;
-  services(): Promise<Services>;
+  services: Services;
 }
 
 type ArgsOf<P extends readonly Param<unknown>[]> = { -readonly [K in keyof P]: P[K] extends Param<infer T> ? T : never };
@@ -128,47 +128,47 @@ export const METHODS: Readonly<Record<string, MethodDef>> = Object.freeze({
 
   GetInfrastructureList: method({
     params: [auth, optional(p.string('filter'))],
-    run: async (ctx, [a, filter]) => getInfrastructureList(await ctx.services(), items(a), filter),
+    run: async (ctx, [a, filter]) => getInfrastructureList(ctx.services, items(a), filter),
   }),
 
   CreateInfrastructure: method({
     params: [radl, auth, optional(p.bool('async'))],
-    run: async (ctx, [r, a, async]) => createInfrastructure(await ctx.services(), items(a), radlInput(r), { async: async ?? false }),
+    run: async (ctx, [r, a, async]) => createInfrastructure(ctx.services, items(a), radlInput(r), { async: async ?? false }),
   }),
 
   GetInfrastructureInfo: method({
     params: [infId, auth],
-    run: async (ctx, [id, a]) => getInfrastructureInfo(await ctx.services(), items(a), id),
+    run: async (ctx, [id, a]) => getInfrastructureInfo(ctx.services, items(a), id),
     result: (vmIds) => vmIds.map(String),
   }),
 
   GetInfrastructureContMsg: method({
     params: [infId, auth, optional(p.bool('headeronly'))],
-    run: async (ctx, [id, a, headeronly]) => getInfrastructureContMsg(await ctx.services(), items(a), id, headeronly ?? false),
+    run: async (ctx, [id, a, headeronly]) => getInfrastructureContMsg(ctx.services, items(a), id, headeronly ?? false),
     logLike: true,
   }),
 
   GetInfrastructureState: method({
     params: [infId, auth],
-    run: async (ctx, [id, a]) => getInfrastructureState(await ctx.services(), items(a), id),
+    run: async (ctx, [id, a]) => getInfrastructureState(ctx.services, items(a), id),
     result: (s) => ({ state: s.state, vm_states: { ...s.vm_states } }),
   }),
 
   GetInfrastructureRADL: method({
     params: [infId, auth],
-    run: async (ctx, [id, a]) => getInfrastructureRadl(await ctx.services(), items(a), id),
+    run: async (ctx, [id, a]) => getInfrastructureRadl(ctx.services, items(a), id),
   }),
 
   GetVMInfo: method({
     params: [infId, vmId, auth],
-    run: async (ctx, [id, vm, a]) => getVmInfo(await ctx.services(), items(a), id, vm),
+    run: async (ctx, [id, vm, a]) => getVmInfo(ctx.services, items(a), id, vm),
     result: vmRadlText,
   }),
 
   GetVMProperty: method({
     params: [infId, vmId, p.string('property_name'), auth],
     run: async (ctx, [id, vm, prop, a]) => {
-      const value = await getVmProperty(await ctx.services(), items(a), id, vm, prop);
+      const value = await getVmProperty(ctx.services, items(a), id, vm, prop);
       // IM answered a fault (None cannot be marshalled); we answer REST's message instead.
       if (value === undefined) throw errors.badRequest(`Incorrect property ${prop} for VM ID ${String(vm)}`);
       return value;
@@ -178,112 +178,112 @@ export const METHODS: Readonly<Record<string, MethodDef>> = Object.freeze({
 
   GetVMContMsg: method({
     params: [infId, vmId, auth],
-    run: async (ctx, [id, vm, a]) => getVmContMsg(await ctx.services(), items(a), id, vm),
+    run: async (ctx, [id, vm, a]) => getVmContMsg(ctx.services, items(a), id, vm),
     logLike: true,
   }),
 
   AlterVM: method({
     params: [infId, vmId, radl, auth],
-    run: async (ctx, [id, vm, r, a]) => alterVm(await ctx.services(), items(a), id, vm, radlInput(r)),
+    run: async (ctx, [id, vm, r, a]) => alterVm(ctx.services, items(a), id, vm, radlInput(r)),
     result: (altered) => radlToText(altered),
   }),
 
   DestroyInfrastructure: method({
     params: [infId, auth, optional(p.bool('force')), optional(p.bool('async'))],
     run: async (ctx, [id, a, force, async]) => {
-      await destroyInfrastructure(await ctx.services(), items(a), id, { force: force ?? false, async: async ?? false });
+      await destroyInfrastructure(ctx.services, items(a), id, { force: force ?? false, async: async ?? false });
       return '';
     },
   }),
 
   AddResource: method({
     params: [infId, radl, auth, optional(p.bool('context'))],
-    run: async (ctx, [id, r, a, context]) => addResource(await ctx.services(), items(a), id, radlInput(r), { context: context ?? true }),
+    run: async (ctx, [id, r, a, context]) => addResource(ctx.services, items(a), id, radlInput(r), { context: context ?? true }),
   }),
 
   RemoveResource: method({
     params: [infId, p.vmIdList('vmIds'), auth, optional(p.bool('context'))],
-    run: async (ctx, [id, vms, a, context]) => removeResource(await ctx.services(), items(a), id, vms, { context: context ?? true }),
+    run: async (ctx, [id, vms, a, context]) => removeResource(ctx.services, items(a), id, vms, { context: context ?? true }),
   }),
 
   StopInfrastructure: method({
     params: [infId, auth],
-    run: async (ctx, [id, a]) => stopInfrastructure(await ctx.services(), items(a), id),
+    run: async (ctx, [id, a]) => stopInfrastructure(ctx.services, items(a), id),
   }),
 
   StartInfrastructure: method({
     params: [infId, auth],
-    run: async (ctx, [id, a]) => startInfrastructure(await ctx.services(), items(a), id),
+    run: async (ctx, [id, a]) => startInfrastructure(ctx.services, items(a), id),
   }),
 
   StopVM: method({
     params: [infId, vmId, auth],
-    run: async (ctx, [id, vm, a]) => stopVm(await ctx.services(), items(a), id, vm),
+    run: async (ctx, [id, vm, a]) => stopVm(ctx.services, items(a), id, vm),
   }),
 
   StartVM: method({
     params: [infId, vmId, auth],
-    run: async (ctx, [id, vm, a]) => startVm(await ctx.services(), items(a), id, vm),
+    run: async (ctx, [id, vm, a]) => startVm(ctx.services, items(a), id, vm),
   }),
 
   RebootVM: method({
     params: [infId, vmId, auth],
-    run: async (ctx, [id, vm, a]) => rebootVm(await ctx.services(), items(a), id, vm),
+    run: async (ctx, [id, vm, a]) => rebootVm(ctx.services, items(a), id, vm),
   }),
 
   Reconfigure: method({
     params: [infId, radl, auth, optional(p.intList('vm_list'))],
     run: async (ctx, [id, r, a, vmList]) =>
-      reconfigure(await ctx.services(), items(a), id, radlInput(r), typeof vmList === 'string' ? parseVmList(vmList) : vmList),
+      reconfigure(ctx.services, items(a), id, radlInput(r), typeof vmList === 'string' ? parseVmList(vmList) : vmList),
   }),
 
   ExportInfrastructure: method({
     params: [infId, p.bool('delete'), auth],
-    run: async (ctx, [id, del, a]) => exportInfrastructure(await ctx.services(), items(a), id, del),
+    run: async (ctx, [id, del, a]) => exportInfrastructure(ctx.services, items(a), id, del),
   }),
 
   ImportInfrastructure: method({
     params: [p.string('strInf'), auth],
-    run: async (ctx, [data, a]) => importInfrastructure(await ctx.services(), items(a), data),
+    run: async (ctx, [data, a]) => importInfrastructure(ctx.services, items(a), data),
   }),
 
   CreateDiskSnapshot: method({
     params: [infId, vmId, p.int('diskNum'), p.string('imageName'), p.bool('autoDelete'), auth],
-    run: async (ctx, [id, vm, disk, name, autoDelete, a]) => createDiskSnapshot(await ctx.services(), items(a), id, vm, disk, name, autoDelete),
+    run: async (ctx, [id, vm, disk, name, autoDelete, a]) => createDiskSnapshot(ctx.services, items(a), id, vm, disk, name, autoDelete),
   }),
 
   GetCloudImageList: method({
     params: [p.string('cloudId'), auth, optional(p.stringMapOrText('filters'))],
     run: async (ctx, [cloudId, a, filters]) =>
-      getCloudImageList(await ctx.services(), items(a), cloudId, typeof filters === 'string' ? parseFilters(filters) : filters),
+      getCloudImageList(ctx.services, items(a), cloudId, typeof filters === 'string' ? parseFilters(filters) : filters),
     result: (images) => images.map((i) => ({ uri: i.uri, name: i.name })),
   }),
 
   GetCloudQuotas: method({
     params: [p.string('cloudId'), auth],
-    run: async (ctx, [cloudId, a]) => getCloudQuotas(await ctx.services(), items(a), cloudId),
+    run: async (ctx, [cloudId, a]) => getCloudQuotas(ctx.services, items(a), cloudId),
     result: wire,
   }),
 
   ChangeInfrastructureAuth: method({
     params: [infId, p.authList('newAuth'), p.bool('overwrite'), auth],
-    run: async (ctx, [id, newAuth, overwrite, a]) => changeInfrastructureAuth(await ctx.services(), items(a), id, items(newAuth), overwrite),
+    run: async (ctx, [id, newAuth, overwrite, a]) => changeInfrastructureAuth(ctx.services, items(a), id, items(newAuth), overwrite),
   }),
 
   GetInfrastructureOwners: method({
     params: [infId, auth],
-    run: async (ctx, [id, a]) => getInfrastructureOwners(await ctx.services(), items(a), id),
+    run: async (ctx, [id, a]) => getInfrastructureOwners(ctx.services, items(a), id),
   }),
 
   EstimateResources: method({
     params: [radl, auth],
-    run: async (ctx, [r, a]) => estimateResources(await ctx.services(), items(a), radlInput(r)),
+    run: async (ctx, [r, a]) => estimateResources(ctx.services, items(a), radlInput(r)),
     result: wire,
   }),
 
   GetStats: method({
     params: [p.string('init_date'), p.string('end_date'), auth],
-    run: async (ctx, [init, end, a]) => getStats(await ctx.services(), items(a), stats('init_date', init), stats('end_date', end)),
+    run: async (ctx, [init, end, a]) => getStats(ctx.services, items(a), stats('init_date', init), stats('end_date', end)),
     result: wire,
   }),
 });

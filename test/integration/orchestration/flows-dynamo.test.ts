@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DummyConnector } from '#connectors/dummy';
 import { ImError } from '#core/errors';
 import type { AuthItem, LaunchedVm, LaunchRequest, VmHandle } from '#core/types';
-import { DynamoInfrastructureStore } from '#store/dynamodb-store';
+import { DynamoInfrastructureStore } from '#store/dynamodb/index';
 import { startTestDynamo, type TestDynamo } from '../../helpers/dynamo';
 import { makeEnv, nodesRadl, runFlow, seedInfra } from '../../unit/orchestration/fixtures';
 

@@ -3,15 +3,14 @@
  * purge CLI end to end on a temporary data dir.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLocalDynamoClient, startDynamoLocal } from '#local/dynamodb-local';
-import { createTable, DynamoInfrastructureStore } from '#store/dynamodb-store';
+import { DataDirInUseError, localDynamoClient, startDynamoLocal } from '#local/dynamodb-local';
+import { createTable, DynamoInfrastructureStore } from '#store/dynamodb/index';
 import { makeInf, makeVm } from './fixtures';
 
 const execFileP = promisify(execFile);
@@ -41,55 +40,107 @@ function isAlive(pid: number): boolean {
 /** Pids of the DynamoDB Local Java processes that have `marker` in their command line. */
 async function dynamoPids(marker: string): Promise<number[]> {
   try {
-    const { stdout } = await execFileP('pgrep', ['-f', `DynamoDBLocal.*${marker}`]);
+    const { stdout } = await execFileP('pgrep', ['-f', `^java .*DynamoDBLocal.*${marker}`]);
     return stdout.split('\n').filter(Boolean).map(Number);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
 }
 
+/** A DynamoDB ListTables over TCP to host:port: the table names, or the network error. */
+async function listTablesOverTcp(host: string, port: number): Promise<string> {
+  try {
+    const res = await fetch(`http://${host}:${port}/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.ListTables', Authorization: 'AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00' },
+      body: '{}',
+      signal: AbortSignal.timeout(3000),
+    });
+    return `answered ${res.status}: ${(await res.text()).slice(0, 80)}`;
+  } catch (err) {
+    return `refused: ${((err as Error).cause as { code?: string } | undefined)?.code ?? (err as Error).message}`;
+  }
+}
+
+/** The machine's own IPv4 addresses (loopback included). */
+function ownAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a): a is NonNullable<typeof a> => !!a && a.family === 'IPv4')
+    .map((a) => a.address);
+}
+
 describe('startDynamoLocal', () => {
-  it('refuses a fixed port that is already taken, and serves on a free fixed port', { timeout: 60_000 }, async () => {
-    const blocker = createServer();
-    await new Promise<void>((ok) => blocker.listen(0, ok));
-    const port = (blocker.address() as AddressInfo).port;
-    await expect(startDynamoLocal({ port })).rejects.toThrow(/port .* not available/);
-    await new Promise((ok) => blocker.close(ok));
-    const local = await startDynamoLocal({ port });
-    expect(local.port).toBe(port);
-    await local.stop();
-    expect(isAlive(local.pid)).toBe(false);
+  it('is reachable only through its private socket: no address of the machine answers DynamoDB', { timeout: 60_000 }, async () => {
+    const dataDir = join(tempDir(), 'private');
+    const local = await startDynamoLocal({ dataDir, isolation: 'namespace' });
+    try {
+      expect(local.isolated).toBe(true);
+      const client = localDynamoClient(local.socketPath);
+      await createTable(client, 'probe');
+      client.destroy();
+      const addresses = ownAddresses();
+      expect(addresses).toContain('127.0.0.1');
+      for (const address of addresses) expect(await listTablesOverTcp(address, local.port), address).toMatch(/^refused/);
+      expect(statSync(local.socketPath).mode & 0o777).toBe(0o600);
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      for (const f of readdirSync(dataDir).filter((n) => n.endsWith('.db'))) expect(statSync(join(dataDir, f)).mode & 0o777, f).toBe(0o600);
+    } finally {
+      await local.stop();
+    }
   });
 
-  it('kills Java when the owning process gets SIGTERM', { timeout: 60_000 }, async () => {
-    const dataDir = join(tempDir(), 'sigterm');
-    const script = `
-      import { startDynamoLocal } from '#local/dynamodb-local';
-      const d = await startDynamoLocal({ dataDir: ${JSON.stringify(dataDir)} });
-      process.stdout.write('ready ' + d.pid + '\\n');
-      setInterval(() => {}, 1000);
-    `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const javaPid = await new Promise<number>((ok, fail) => {
-      let out = '';
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString();
-        const m = /ready (\d+)/.exec(out);
-        if (m) ok(Number(m[1]));
-      });
-      child.once('exit', (code) => fail(new Error(`child exited (${code}) before DynamoDB Local was ready`)));
-    });
-    expect(isAlive(javaPid)).toBe(true);
-    const exited = new Promise((ok) => child.once('exit', ok));
-    child.kill('SIGTERM');
-    await exited;
-    for (let i = 0; i < 50 && isAlive(javaPid); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(isAlive(javaPid)).toBe(false);
-    expect(await dynamoPids(dataDir)).toEqual([]);
+  it('without the namespace the same probe reaches it (what the isolation prevents)', { timeout: 60_000 }, async () => {
+    const local = await startDynamoLocal({ isolation: 'none' });
+    try {
+      expect(local.isolated).toBe(false);
+      expect(await listTablesOverTcp('127.0.0.1', local.port)).toMatch(/^answered/);
+    } finally {
+      await local.stop();
+    }
   });
+
+  it('refuses a second server on the same data folder (one database file, one server)', { timeout: 60_000 }, async () => {
+    const dataDir = join(tempDir(), 'twice');
+    const local = await startDynamoLocal({ dataDir });
+    try {
+      await expect(startDynamoLocal({ dataDir })).rejects.toBeInstanceOf(DataDirInUseError);
+    } finally {
+      await local.stop();
+    }
+    const again = await startDynamoLocal({ dataDir });
+    await again.stop();
+  });
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`Java ends when the owning process gets ${signal}`, { timeout: 60_000 }, async () => {
+      const dataDir = join(tempDir(), signal.toLowerCase());
+      const script = `
+        import { startDynamoLocal } from '#local/dynamodb-local';
+        const d = await startDynamoLocal({ dataDir: ${JSON.stringify(dataDir)} });
+        process.on('SIGTERM', () => d.stop().then(() => process.exit(0)));
+        process.stdout.write('ready ' + d.javaPid + '\\n');
+        setInterval(() => {}, 1000);
+      `;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const javaPid = await new Promise<number>((ok, fail) => {
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /ready (\d+)/.exec(out);
+          if (m) ok(Number(m[1]));
+        });
+        child.once('exit', (code) => fail(new Error(`child exited (${code}) before DynamoDB Local was ready`)));
+      });
+      expect(isAlive(javaPid)).toBe(true);
+      const exited = new Promise((ok) => child.once('exit', ok));
+      child.kill(signal);
+      await exited;
+      for (let i = 0; i < 100 && isAlive(javaPid); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(isAlive(javaPid)).toBe(false);
+      expect(await dynamoPids(dataDir)).toEqual([]);
+    });
+  }
 });
 
 describe('purge CLI (npm run purge)', () => {
@@ -126,9 +177,8 @@ describe('purge CLI (npm run purge)', () => {
 
     // 1. Populate a data dir, then stop: no Java process may remain.
     let local = await startDynamoLocal({ dataDir });
-    expect(local.endpoint).toBe(`http://127.0.0.1:${local.port}`);
-    expect(await dynamoPids(dataDir)).toEqual([local.pid]);
-    let client = createLocalDynamoClient(local.endpoint);
+    expect(await dynamoPids(dataDir)).toEqual([local.javaPid]);
+    let client = localDynamoClient(local.socketPath);
     await createTable(client, table);
     let store = new DynamoInfrastructureStore({ client, tableName: table });
     for (const inf of [oldDeleted, recentDeleted, oldActive]) {
@@ -141,7 +191,7 @@ describe('purge CLI (npm run purge)', () => {
     client.destroy();
     await local.stop();
     await local.stop(); // idempotent
-    expect(isAlive(local.pid)).toBe(false);
+    expect(isAlive(local.javaPid)).toBe(false);
     expect(await dynamoPids(dataDir)).toEqual([]);
 
     // 2. The CLI starts DynamoDB Local on <IM_DATA_DIR>/dynamodb, purges, stops.
@@ -154,7 +204,7 @@ describe('purge CLI (npm run purge)', () => {
 
     // 3. Restart on the same dir: everything else is still there.
     local = await startDynamoLocal({ dataDir });
-    client = createLocalDynamoClient(local.endpoint);
+    client = localDynamoClient(local.socketPath);
     await createTable(client, table); // already there: no-op
     store = new DynamoInfrastructureStore({ client, tableName: table });
     expect(await store.getInfrastructure(oldDeleted.id)).toBeUndefined();

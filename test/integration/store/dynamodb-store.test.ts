@@ -4,13 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { loadConfig, setConfig } from '#core/config';
 import { ImError } from '#core/errors';
 import { VersionConflictError, type InfraRecord } from '#core/types';
-import { DynamoInfrastructureStore, LOG_CHUNK_BYTES, createTable } from '#store/dynamodb-store';
+import { DynamoInfrastructureStore, LOG_CHUNK_BYTES, createTable } from '#store/dynamodb/index';
 import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { runPurge } from '#store/purge';
-import { OWNER_INDEX, TIME_INDEX, TTL_ATTRIBUTE } from '#store/schema';
+import { OWNER_INDEX, TIME_INDEX, TTL_ATTRIBUTE } from '#store/dynamodb/schema';
 import { startTestDynamo, type TestDynamo } from '../../helpers/dynamo';
 import { makeInf, makeVm } from './fixtures';
 
@@ -461,7 +460,7 @@ describe('purge Lambda handler', () => {
     const savedEnv = { ...process.env };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
     delete process.env.PURGE_BEFORE;
-    setConfig(loadConfig({ TABLE_NAME: tableName, DYNAMODB_ENDPOINT: db.endpoint, DELETED_RETENTION_DAYS: '30' }));
+    Object.assign(process.env, { TABLE_NAME: tableName, DYNAMODB_SOCKET: db.socketPath, DELETED_RETENTION_DAYS: '30' });
     const lines: string[] = [];
     const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
@@ -484,7 +483,6 @@ describe('purge Lambda handler', () => {
     } finally {
       write.mockRestore();
       process.env = savedEnv;
-      setConfig(loadConfig());
     }
   });
 });

@@ -10,7 +10,7 @@ import { restRequestFromEvent } from '#api/rest/event';
 import { handleRestRequest } from '#api/rest/router';
 import { ROUTES } from '#api/rest/routes';
 import type { RestRequest } from '#api/rest/types';
-import { workflowArns } from '#handlers/bootstrap';
+import { workflowArns } from '#handlers/aws';
 
 const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
 

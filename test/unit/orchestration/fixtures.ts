@@ -9,113 +9,19 @@ import { loadConfig, type Config } from '#core/config';
 import { createLogger } from '#core/logger';
 import { createSecretBox, generateSecretKey } from '#core/secrets';
 import {
-  VersionConflictError,
   type AuthItem,
   type CloudConnector,
   type InfraRecord,
   type InfrastructureStore,
-  type LogScope,
   type Orchestrator,
   type Services,
-  type VmRecord,
 } from '#core/types';
-import { errors } from '#core/errors';
 import { createConnectorRegistry } from '#connectors/registry';
 import { createLocalOrchestrator, type LocalOrchestrator, type LocalOrchestratorOptions } from '#local/local-orchestrator';
 import { parseRadl, radlToJsonString, systemRadl } from '#radl/index';
+import { MemoryStore } from '../../helpers/memory-store';
 
-const clone = <T>(v: T): T => structuredClone(v);
-
-function applyPatch<T extends object>(rec: T, patch: object): T {
-  const out = { ...rec } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) delete out[k];
-    else out[k] = clone(v);
-  }
-  return out as T;
-}
-
-/** InfrastructureStore in memory, conditional writes included. Counts calls per method. */
-export class MemoryStore implements InfrastructureStore {
-  infs = new Map<string, InfraRecord>();
-  vms = new Map<string, Map<number, VmRecord>>();
-  logs = new Map<string, string>();
-  calls: Record<string, number> = {};
-
-  private count(m: string) {
-    this.calls[m] = (this.calls[m] ?? 0) + 1;
-  }
-
-  async createInfrastructure(inf: InfraRecord): Promise<void> {
-    this.count('createInfrastructure');
-    if (this.infs.has(inf.id)) throw new VersionConflictError();
-    this.infs.set(inf.id, clone(inf));
-    this.vms.set(inf.id, new Map());
-  }
-  async getInfrastructure(infId: string): Promise<InfraRecord | undefined> {
-    this.count('getInfrastructure');
-    const i = this.infs.get(infId);
-    return i && clone(i);
-  }
-  async updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<InfraRecord>): Promise<InfraRecord> {
-    this.count('updateInfrastructure');
-    const cur = this.infs.get(infId);
-    if (!cur) throw errors.infNotFound();
-    if (cur.version !== expectedVersion) throw new VersionConflictError();
-    const next = applyPatch(cur, { ...patch, updatedAt: Date.now(), version: expectedVersion + 1 });
-    this.infs.set(infId, next);
-    return clone(next);
-  }
-  async listInfrastructures(): Promise<InfraRecord[]> {
-    return [...this.infs.values()].map(clone);
-  }
-  async reserveVmIds(infId: string, count: number): Promise<number[]> {
-    const cur = this.infs.get(infId)!;
-    const ids = Array.from({ length: count }, (_, i) => cur.vmCounter + i);
-    this.infs.set(infId, { ...cur, vmCounter: cur.vmCounter + count });
-    return ids;
-  }
-  async putVm(vm: VmRecord): Promise<void> {
-    this.count('putVm');
-    this.vms.get(vm.infId)!.set(vm.vmId, clone(vm));
-  }
-  async getVm(infId: string, vmId: number): Promise<VmRecord | undefined> {
-    this.count('getVm');
-    const v = this.vms.get(infId)?.get(vmId);
-    return v && clone(v);
-  }
-  async listVms(infId: string): Promise<VmRecord[]> {
-    this.count('listVms');
-    return [...(this.vms.get(infId)?.values() ?? [])].sort((a, b) => a.vmId - b.vmId).map(clone);
-  }
-  async updateVm(infId: string, vmId: number, expectedVersion: number, patch: Partial<VmRecord>): Promise<VmRecord> {
-    this.count('updateVm');
-    const cur = this.vms.get(infId)?.get(vmId);
-    if (!cur) throw errors.invalidVm();
-    if (cur.version !== expectedVersion) throw new VersionConflictError();
-    const next = applyPatch(cur, { ...patch, version: expectedVersion + 1 });
-    this.vms.get(infId)!.set(vmId, next);
-    return clone(next);
-  }
-  async appendLog(infId: string, scope: LogScope, text: string): Promise<void> {
-    this.count('appendLog');
-    const k = `${infId}/${scope}`;
-    this.logs.set(k, (this.logs.get(k) ?? '') + text);
-  }
-  async getLog(infId: string, scope: LogScope): Promise<string> {
-    return this.logs.get(`${infId}/${scope}`) ?? '';
-  }
-  async clearLog(infId: string, scope: LogScope): Promise<void> {
-    this.logs.delete(`${infId}/${scope}`);
-  }
-  async deleteInfrastructureData(infId: string): Promise<void> {
-    this.infs.delete(infId);
-    this.vms.delete(infId);
-  }
-  async purge(): Promise<{ infrastructures: number; items: number }> {
-    return { infrastructures: 0, items: 0 };
-  }
-}
+export { MemoryStore };
 
 /** Fast defaults: short waits so that flows finish in milliseconds. */
 export const FAST_CONFIG: Record<string, string> = {

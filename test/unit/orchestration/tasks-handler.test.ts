@@ -1,13 +1,11 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { createTasksHandler } from '#handlers/tasks';
 import { makeEnv } from './fixtures';
 
-const env = makeEnv();
-vi.mock('#handlers/bootstrap', () => ({ getServices: async () => env.services }));
-
-const { handler } = await import('#handlers/tasks');
+const handler = createTasksHandler(makeEnv().services);
 
 describe('tasks Lambda handler', () => {
-  it('runs the action with the composition root', async () => {
+  it('runs the action with the services it was built with', async () => {
     const plan = await handler({ action: 'prepareLaunch', input: { infId: 'i', vmIds: [2, 1] } });
     expect(plan).toMatchObject({ vmIds: [1, 2], maxConcurrency: 5 });
   });

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { ImError } from '#core/errors';
 import { VersionConflictError, type InfraRecord, type InfrastructureStore, type PurgeOptions, type VmRecord } from '#core/types';
-import { splitUtf8 } from '#store/dynamodb-store';
+import { splitUtf8 } from '#store/dynamodb/index';
 import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { parsePurgeDate, runPurge } from '#store/purge';
-import { logSk, timeSortKey, timeUpperBound, vmSk } from '#store/schema';
+import { logSk, timeSortKey, timeUpperBound, vmSk } from '#store/dynamodb/schema';
 
 describe('key formats', () => {
   it('sort keys order like the numbers they encode', () => {

@@ -8,15 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '#core/config';
 import type { Logger, Services } from '#core/types';
 import { decodeMethodResponse, encodeMethodCall } from '#api/xmlrpc/codec';
-import type { DispatchDeps } from '#api/xmlrpc/dispatcher';
 import { createXmlRpcHandler } from '#handlers/xmlrpc';
 
 const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const config = { ...loadConfig({}), MAX_BODY_SIZE: 4096, IM_VERSION: '1.2.3' };
 
-function deps(services: () => Promise<Services> = () => new Promise<Services>(() => {})): () => DispatchDeps {
-  const d: DispatchDeps = { config, logger: silent, services };
-  return () => d;
+function services(extra: Partial<Services> = {}): Services {
+  return { config, logger: silent, ...extra } as unknown as Services;
 }
 
 function event(body: string | null, opts: { method?: string; base64?: boolean } = {}): APIGatewayProxyEvent {
@@ -32,7 +30,7 @@ function event(body: string | null, opts: { method?: string; base64?: boolean } 
 const ctx = {} as Context;
 
 describe('XML-RPC handler', () => {
-  const handler = createXmlRpcHandler({ deps: deps() });
+  const handler = createXmlRpcHandler(services());
 
   it('answers 200 text/xml with the method response', async () => {
     const res = await handler(event(encodeMethodCall('GetVersion', [])), ctx);
@@ -42,7 +40,7 @@ describe('XML-RPC handler', () => {
   });
 
   it('decodes base64 bodies as raw bytes (the declared encoding applies)', async () => {
-    const withServices = createXmlRpcHandler({ deps: deps(async () => ({ config, logger: silent }) as unknown as Services) });
+    const withServices = createXmlRpcHandler(services());
     const xml =
       '<?xml version="1.0" encoding="ISO-8859-1"?><methodCall><methodName>GetInfrastructureList</methodName><params>' +
       '<param><value><array><data/></array></value></param><param><value>caf\u00e9(</value></param></params></methodCall>';
@@ -82,7 +80,8 @@ describe('XML-RPC handler', () => {
   });
 
   it('just before the Lambda deadline, answers [false, "Operation timed out"] instead of failing', async () => {
-    const never = createXmlRpcHandler({ deps: deps() }); // services never resolve
+    const pending = new Proxy({}, { get: () => () => new Promise(() => {}) }) as Services['store'];
+    const never = createXmlRpcHandler(services({ store: pending })); // the store never answers
     const lambdaCtx = { getRemainingTimeInMillis: () => 50 } as unknown as Context;
     const res = await never(event(encodeMethodCall('GetInfrastructureList', [[{ type: 'InfrastructureManager', username: 'u', password: 'p' }]])), lambdaCtx);
     expect(res.statusCode).toBe(200);

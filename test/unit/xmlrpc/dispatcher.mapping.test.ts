@@ -76,7 +76,7 @@ const RADL_TEXT = "network net ( outbound = 'yes' )\nsystem node ( memory.size >
 let config: Config;
 
 async function call(method: string, params: XmlRpcValue[]): Promise<XmlRpcValue | { fault: unknown }> {
-  const reply = await dispatchCall(method, params, { config, logger: silent, services: async () => SERVICES });
+  const reply = await dispatchCall(method, params, { config, logger: silent, services: SERVICES });
   const r = decodeMethodResponse(reply.body);
   return r.fault ? { fault: r.fault } : (r.value as XmlRpcValue);
 }

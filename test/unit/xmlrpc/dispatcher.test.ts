@@ -40,8 +40,10 @@ function emptyStore(): InfrastructureStore {
       throw new Error('read-only fake');
     },
     listInfrastructures: empty,
+    listInfrastructureIds: empty,
     reserveVmIds: async () => [],
     putVm: none,
+    putVms: none,
     getVm: none,
     listVms: empty,
     updateVm: async () => {
@@ -52,6 +54,7 @@ function emptyStore(): InfrastructureStore {
     clearLog: none,
     deleteInfrastructureData: none,
     purge: async () => ({ infrastructures: 0, items: 0 }),
+    health: async () => ({ ok: true }),
   };
 }
 
@@ -72,19 +75,9 @@ function fakeServices(config: Config, logger: Logger): Services {
   };
 }
 
-function deps(overrides: Partial<Config> = {}, logger: Logger = silent): DispatchDeps & { servicesCalls: () => number } {
+function deps(overrides: Partial<Config> = {}, logger: Logger = silent): DispatchDeps {
   const config = { ...loadConfig({}), ...overrides };
-  let calls = 0;
-  const services = fakeServices(config, logger);
-  return {
-    config,
-    logger,
-    services: async () => {
-      calls++;
-      return services;
-    },
-    servicesCalls: () => calls,
-  };
+  return { config, logger, services: fakeServices(config, logger) };
 }
 
 type Decoded = { fault?: { faultCode: number; faultString: string }; value?: XmlRpcValue };
@@ -307,10 +300,10 @@ describe('faults and results', () => {
     }
   });
 
-  it('GetVersion answers [true, IM_VERSION] without building the services', async () => {
+  it('GetVersion answers [true, IM_VERSION] without touching the store', async () => {
     const d = deps({ IM_VERSION: '9.8.7' });
+    d.services.store = new Proxy({}, { get: () => { throw new Error('store touched'); } }) as Services['store'];
     expect(await call('GetVersion', [], d)).toEqual({ value: [true, '9.8.7'] });
-    expect(d.servicesCalls()).toBe(0);
   });
 
   it('operation errors are [false, message] with the core texts', async () => {
@@ -346,9 +339,10 @@ describe('faults and results', () => {
     const logged: unknown[] = [];
     const logger: Logger = { ...silent, error: (msg, fields) => logged.push([msg, fields]) };
     const d = deps({}, logger);
-    d.services = async () => {
+    d.services.store.listInfrastructureIds = async () => {
       throw new Error('DynamoDB exploded: password=hunter2');
     };
+    d.services.store.listInfrastructures = d.services.store.listInfrastructureIds as never;
     const r = await call('GetInfrastructureList', [AUTH], d);
     expect(r.fault).toEqual({ faultCode: FAULT_INTERNAL, faultString: GENERIC_INTERNAL_MESSAGE });
     expect(logged).toHaveLength(1);

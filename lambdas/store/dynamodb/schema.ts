@@ -57,7 +57,7 @@ export const KEY_ATTRIBUTES = [
 ] as const;
 
 /** Item kinds (attribute `_type`, for humans reading the table). */
-export type ItemType = 'INF' | 'VM' | 'LOG' | 'OWNER' | 'TOMBSTONE';
+export type ItemType = 'INF' | 'VM' | 'LOG' | 'OWNER' | 'TOMBSTONE' | 'EXEC';
 
 export const META_SK = 'META';
 export const TOMBSTONE_SK = 'DELETED';
@@ -92,3 +92,11 @@ export const logSk = (scope: 'inf' | number, seq: number): string => `${logPrefi
 export const logSeqAttribute = (scope: 'inf' | number): string => `_logSeq_${logScopeKey(scope)}`;
 /** Attribute (on the infrastructure item) with the last chunk number cleared by clearLog. */
 export const logCutAttribute = (scope: 'inf' | number): string => `_logCut_${logScopeKey(scope)}`;
+
+/**
+ * Running workflow executions (local mode's durable orchestrator): one item each in this
+ * partition, `SK = <execution id>`, deleted when the execution ends, so that a restart finds
+ * every execution that was cut short. Not part of any infrastructure's partition (the purge and
+ * deleteInfrastructureData never touch it).
+ */
+export const EXECUTIONS_PK = 'EXEC#RUNNING';

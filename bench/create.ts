@@ -85,7 +85,7 @@ export async function run(opts: CreateBenchOptions = {}): Promise<{ name: string
     const now = Date.now();
     await raw.createInfrastructure({
       id: probeId, version: 1, owners: [], ownerKeys: [], status: 'active', createdAt: now, updatedAt: now,
-      radl: '[]', vmCounter: 0, adding: 0, privateNetworks: {}, snapshots: [],
+      radl: '[]', vmCounter: 0, addingOps: [], privateNetworks: {}, snapshots: [],
     });
     const reads: number[] = [];
     const writes: number[] = [];
@@ -95,7 +95,7 @@ export async function run(opts: CreateBenchOptions = {}): Promise<{ name: string
       await raw.getInfrastructure(probeId);
       reads.push(performance.now() - t);
       t = performance.now();
-      version = (await raw.updateInfrastructure(probeId, version, { adding: i % 2 })).version;
+      version = (await raw.updateInfrastructure(probeId, version, { addingOps: i % 2 ? ['x'] : [] })).version;
       writes.push(performance.now() - t);
     }
     await raw.deleteInfrastructureData(probeId);

@@ -101,3 +101,8 @@ export async function mutateVm(
     return store.updateVm(infId, vmId, vm.version, diff);
   });
 }
+
+/** Removes an add-resource operation from `addingOps` (idempotent: an unknown id changes nothing). */
+export async function releaseAddingOp(store: InfrastructureStore, infId: string, op: string): Promise<void> {
+  await mutateInfrastructure(store, infId, (i) => ((i.addingOps ?? []).includes(op) ? { addingOps: i.addingOps.filter((x) => x !== op) } : undefined));
+}

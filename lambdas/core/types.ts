@@ -80,8 +80,11 @@ export interface InfraRecord {
   tosca?: string;
   /** Next VM id to hand out (ids are sequential and never reused). */
   vmCounter: number;
-  /** Number of add-resource operations in flight (destroy answers 409 while > 0). */
-  adding: number;
+  /**
+   * Ids of the add-resource operations in flight (destroy answers 409 while there is one). Each launch
+   * removes its own id when it ends, so a launch run twice (resumed after a crash) releases nothing else.
+   */
+  addingOps: string[];
   /** Infra-level contextualization flag: undefined = not run yet; false = failed. */
   configured?: boolean;
   /** Private networks pinned to a cloud id (lifecycle.md §2). */

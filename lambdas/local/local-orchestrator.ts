@@ -258,7 +258,8 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
     for (const [name, intervals] of mapping.retries) retries[name] = intervals.map((s) => s * 1000 * scale);
     const name = executionArn.slice(executionArn.lastIndexOf(':') + 1);
     const execution = stateMachine(definitions.get(workflow)!).run(input, {
-      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
+      // At scale 1 the retriers keep their own intervals, backoff and jitter; scaled (tests) they wait a fixed, short time.
+      overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, ...(scale === 1 ? {} : { retryIntervalOverrides: retries }) },
       context: { Execution: { Id: executionArn, Name: name } },
     });
     return execution.result;
@@ -331,25 +332,65 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
     }
   }
 
+  /** Whether an execution failed because the store stopped answering (its retries ran out). */
+  function failedOnStore(exec: LocalExecution): boolean {
+    return exec.status !== 'SUCCEEDED' && `${exec.error ?? ''} ${exec.cause ?? ''}`.includes('STORE_UNAVAILABLE');
+  }
+
+  /**
+   * After an execution failed on a store outage (its records could not even be marked failed): waits
+   * until the store answers again and runs it once more, so that it still ends in a final state.
+   */
+  async function rerunWhenStoreAnswers(id: string, workflow: WorkflowName, input: WorkflowInput, reruns: number): Promise<void> {
+    const max = opts.maxResumes ?? 3;
+    for (let i = 0; i < 1800; i++) {
+      await new Promise((r) => setTimeout(r, 2000).unref());
+      const health = await getServices().store.health().catch(() => ({ ok: false }));
+      if (!health.ok) continue;
+      if (reruns >= max) {
+        await closeExecution({ id, workflow, input, startedAt: 0, resumes: reruns });
+        return;
+      }
+      log('info', 'The store answers again: running the interrupted execution again', { executionId: id, workflow });
+      await opts.journal?.resumed(id, reruns + 1).catch(() => undefined);
+      launch(id, workflow, input, reruns + 1);
+      return;
+    }
+  }
+
+  /** Closes an execution for good (its closeInterrupted task), then forgets it. */
+  async function closeExecution(e: ExecutionRecord): Promise<boolean> {
+    const reason = `The ${e.workflow} workflow was interrupted ${e.resumes + 1} times and was closed.`;
+    try {
+      await runTask(getServices(), { action: 'closeInterrupted', workflow: e.workflow, input: e.input, reason } as TaskPayload);
+      await opts.journal?.remove(e.id);
+      return true;
+    } catch (err) {
+      log('error', 'Cannot close an interrupted execution', { executionId: e.id, workflow: e.workflow, error: err });
+      return false;
+    }
+  }
+
   /** Runs an execution in the background under `id`; its end is recorded and it leaves the journal. */
-  function launch(id: string, workflow: WorkflowName, input: WorkflowInput): void {
+  function launch(id: string, workflow: WorkflowName, input: WorkflowInput, reruns = 0): void {
     const exec: LocalExecution = { id, workflow, status: 'RUNNING', done: Promise.resolve() };
-    exec.done = run(workflow, input as unknown as JsonValue, id)
-      .then(
-        (output) => {
-          exec.status = 'SUCCEEDED';
-          exec.output = output;
-        },
-        (err: unknown) => {
-          Object.assign(exec, failureOf(err));
-          const level = exec.status === 'FAILED' && exec.error?.endsWith('Failed') ? 'info' : 'error';
-          log(level, 'Execution did not succeed', { executionId: id, workflow, status: exec.status, error: exec.error, cause: exec.cause });
-        },
-      )
-      .then(() => forget(id));
+    exec.done = run(workflow, input as unknown as JsonValue, id).then(
+      (output) => {
+        exec.status = 'SUCCEEDED';
+        exec.output = output;
+      },
+      (err: unknown) => {
+        Object.assign(exec, failureOf(err));
+        const level = exec.status === 'FAILED' && exec.error?.endsWith('Failed') ? 'info' : 'error';
+        log(level, 'Execution did not succeed', { executionId: id, workflow, status: exec.status, error: exec.error, cause: exec.cause });
+      },
+    );
     running.add(exec.done);
     void exec.done.finally(() => {
       running.delete(exec.done);
+      // Ended on a store outage: it stays journaled and runs again once the store answers.
+      if (opts.journal && failedOnStore(exec)) void rerunWhenStoreAnswers(id, workflow, input, reruns);
+      else void forget(id);
       prune();
     });
     executions.set(id, exec);
@@ -365,19 +406,12 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
       for (const e of await opts.journal.listRunning()) {
         if (executions.has(e.id) || !definitions.has(e.workflow)) continue;
         if (e.resumes >= max) {
-          const reason = `The ${e.workflow} workflow was interrupted ${e.resumes + 1} times and was closed.`;
-          try {
-            await runTask(getServices(), { action: 'closeInterrupted', workflow: e.workflow, input: e.input, reason } as TaskPayload);
-            await opts.journal.remove(e.id);
-            out.closed.push(e.id);
-          } catch (err) {
-            log('error', 'Cannot close an interrupted execution', { executionId: e.id, workflow: e.workflow, error: err });
-          }
+          if (await closeExecution(e)) out.closed.push(e.id);
           continue;
         }
         await opts.journal.resumed(e.id, e.resumes + 1);
         log('info', 'Resuming an interrupted execution', { executionId: e.id, workflow: e.workflow, resumes: e.resumes + 1 });
-        launch(e.id, e.workflow, e.input);
+        launch(e.id, e.workflow, e.input, e.resumes + 1);
         out.resumed.push(e.id);
       }
       return out;

@@ -16,6 +16,8 @@ import { startLocal } from '#local/local-mode';
 const USAGE = 'Usage: npm start -- [--port N] [--address A] [--data-dir DIR] [--in-memory]';
 
 async function main(): Promise<void> {
+  // Local mode runs on the machine's Node (20 here); the Lambda runtime is nodejs22.x: the SDK's notice is noise.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: {
       port: { type: 'string' },

@@ -10,7 +10,7 @@ import { authForCloud } from '#core/cloud-auth';
 import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord, VmState } from '#core/types';
 import { applyVmState, infraContext, parseVmInfo, refreshVm, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
-import { mutateInfrastructure, mutateVm } from '#core/mutate';
+import { mutateVm, releaseAddingOp } from '#core/mutate';
 import { isInfraCtxtDisabled, isVmCtxtDisabled } from '#orchestration/ctxt-rules';
 import { probeFor, probeSsh, simulatedUnreachableProbe, sshTarget, type SshProbe } from '#orchestration/ssh-probe';
 import {
@@ -18,7 +18,6 @@ import {
   clip,
   errorMessage,
   executionInput,
-  flag,
   int,
   intList,
   logLine,
@@ -311,7 +310,7 @@ export async function markVmFailed(services: Services, p: TaskPayload): Promise<
 
 /**
  * After the Map: VMs of the launch still being created end failed; the add-resources counter is
- * released when the input says `releaseAdding`; when no VM launched, IM's
+ * operation of the input (`addOp`) is released; when no VM launched, IM's
  * `All VMs failed. No contextualize.` goes to the infrastructure log. `ctxtDisabled`: the RADL
  * disables contextualization (the flow then runs prepareContextualization itself, no nested flow).
  */
@@ -367,9 +366,9 @@ async function closeLaunch(
       launched++;
     }
   }
-  if (flag(input, 'releaseAdding')) {
-    await mutateInfrastructure(store, infId, (i) => (i.adding > 0 ? { adding: i.adding - 1 } : undefined));
-  }
+  // This launch's add operation ends (idempotent: a re-run after a crash releases nothing else).
+  const op = input.addOp;
+  if (typeof op === 'string') await releaseAddingOp(store, infId, op);
   if (launched === 0 && vms.length > 0) {
     await logLine(services, infId, 'inf', ['All VMs failed. No contextualize.', ...messages].join('\n'));
   }

@@ -20,6 +20,7 @@ import {
 } from '#orchestration/destroy-tasks';
 import { finishLaunch, launchVm, markLaunchFailed, markVmFailed, prepareLaunch, refreshVmTask, waitForSsh } from '#orchestration/launch-tasks';
 import { checkPower, preparePower, recordPowerFailure, startVm, stopVm } from '#orchestration/power-tasks';
+import { closeInterrupted } from '#orchestration/interrupted-tasks';
 import { probeSsh, type SshProbe } from '#orchestration/ssh-probe';
 import type { TaskPayload } from '#orchestration/task-support';
 
@@ -62,6 +63,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   startVm,
   checkPower,
   recordPowerFailure,
+  // an execution interrupted too many times (local mode)
+  closeInterrupted,
 };
 
 /** Every action runTask knows. */

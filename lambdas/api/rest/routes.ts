@@ -37,6 +37,7 @@ function route(method: string, pattern: string, handler: Handler, opts: { prefix
 export const ROUTES: Route[] = [
   route('GET', '/', misc.index),
   route('GET', '/version', misc.version, { prefix: 'Error getting IM version' }),
+  route('GET', '/health', misc.health),
   route('GET', '/oai', misc.oai),
   route('POST', '/oai', misc.oai),
   route('GET', '/static/{filename}', misc.staticFile),

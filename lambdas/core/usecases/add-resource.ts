@@ -1,13 +1,14 @@
 /**
  * AddResource (lifecycle.md §2): merge the new RADL into the infrastructure, plan the new VMs
  * (defaults, deploy groups, cloud selection), record the intent (VM records `pending` with
- * `creating`, `adding` bumped on the infrastructure) and start the `launch` workflow, which does
+ * `creating`, the add operation recorded on the infrastructure) and start the `launch` workflow, which does
  * the cloud work. Synchronous calls wait for the launches (SYNC_WAIT_SECONDS at most).
  */
 import { errors } from '#core/errors';
 import type { AuthItem, InfraRecord, Services, VmRecord } from '#core/types';
 import { authenticate, type Caller } from '#core/auth';
-import { mutateInfrastructure } from '#core/mutate';
+import { randomUUID } from 'node:crypto';
+import { releaseAddingOp as releaseOp } from '#core/mutate';
 import { checkRadl, radlToJsonString, systemRadl, type Radl } from '#radl/index';
 import {
   addContMsg,
@@ -103,9 +104,9 @@ export function plannedVmRecords(services: Services, infId: string, add: AddPlan
 }
 
 /**
- * Writes the VM records of a plan (ids reserved, `adding` already counted on the infrastructure)
+ * Writes the VM records of a plan (ids reserved, the add operation `op` recorded on the infrastructure)
  * unless `written` says they are stored already, and starts the launch; the launch workflow
- * releases `adding` (released here when no launch starts). `wait` = synchronous call.
+ * releases `op` (released here when no launch starts). `wait` = synchronous call.
  */
 
 export async function launchPlanned(
@@ -113,7 +114,7 @@ export async function launchPlanned(
   infId: string,
   add: AddPlan,
   ids: number[],
-  opts: { context: boolean; wait: boolean; written?: VmRecord[] },
+  opts: { op: string; context: boolean; wait: boolean; written?: VmRecord[] },
 ): Promise<AddOutcome> {
   let released = false;
   try {
@@ -126,7 +127,7 @@ export async function launchPlanned(
       await addContMsg(services, infId, `All VMs failed. No contextualize.\n${messages.join('\n')}`);
       return { vmIds: ids, allFailed: ids.length > 0, messages };
     }
-    const execution = await services.orchestrator.start('launch', { infId, vmIds: launchable, releaseAdding: true, context: opts.context });
+    const execution = await services.orchestrator.start('launch', { infId, vmIds: launchable, addOp: opts.op, context: opts.context });
     released = true;
     services.logger.info('Launch started', { infId, vmIds: launchable, execution });
     if (!opts.wait || (await waitSync(services, execution)) === 'RUNNING') return { vmIds: ids, allFailed: false, messages: [] };
@@ -138,15 +139,13 @@ export async function launchPlanned(
     return { vmIds: ids, allFailed: failed.length === ids.length, messages };
   } finally {
     if (!released) {
-      await mutateInfrastructure(services.store, infId, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch((err: unknown) =>
-        services.logger.error('Could not release the adding counter', { infId, err }),
-      );
+      await releaseOp(services.store, infId, opts.op).catch((err: unknown) => services.logger.error('Could not release the add operation', { infId, err }));
     }
   }
 }
 
 /**
- * The add on an existing infrastructure: plan, record the intent (merged RADL, pins, `adding` + 1
+ * The add on an existing infrastructure: plan, record the intent (merged RADL, pins, the add operation
  * conditionally on the infrastructure still being active), reserve the ids, launch.
  */
 export async function addResourceToInfra(
@@ -170,18 +169,19 @@ export async function addResourceToInfra(
     services.logger.info(NO_DEPLOY_MSG, { infId: inf.id });
     return { vmIds: [], allFailed: false, messages: [] };
   }
+  const op = randomUUID();
   await updateInfFrom(services, inf, (cur) => {
     const extra = replan(cur);
-    return { radl: add.mergedJson, privateNetworks: add.plan.privateNetworks, adding: (cur.adding ?? 0) + 1, ...extra };
+    return { radl: add.mergedJson, privateNetworks: add.plan.privateNetworks, addingOps: [...(cur.addingOps ?? []), op], ...extra };
   });
   let ids: number[];
   try {
     ids = await services.store.reserveVmIds(inf.id, add.plan.vms.length);
   } catch (err) {
-    await mutateInfrastructure(services.store, inf.id, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch(() => undefined);
+    await releaseOp(services.store, inf.id, op).catch(() => undefined);
     throw err;
   }
-  return launchPlanned(services, inf.id, add, ids, opts);
+  return launchPlanned(services, inf.id, add, ids, { ...opts, op });
 }
 
 export const addVmsError = (messages: string[]) => errors.badRequest(`Error adding VMs: ${messages.join('\n')}`);

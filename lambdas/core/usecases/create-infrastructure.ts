@@ -9,10 +9,10 @@
  * them as opaque strings.
  */
 import { randomUUID } from 'node:crypto';
-import type { AuthItem, InfraRecord, Services, VmRecord } from '#core/types';
+import type { AuthItem, InfraRecord, Services } from '#core/types';
 import { authenticate, ownerKey, ownerRecords, type Caller } from '#core/auth';
 import { sealCloudAuth } from '#core/cloud-auth';
-import { mutateInfrastructure } from '#core/mutate';
+import { mutateInfrastructure, releaseAddingOp } from '#core/mutate';
 import { addVmsError, launchPlanned, NO_DEPLOY_MSG, planAdd, plannedVmRecords } from '#core/usecases/add-resource';
 import { addContMsg, deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
 
@@ -34,7 +34,7 @@ async function newInfraRecord(services: Services, caller: Caller): Promise<Infra
     updatedAt: now,
     radl: '[]',
     vmCounter: 0,
-    adding: 0,
+    addingOps: [],
     privateNetworks: {},
     snapshots: [],
     cloudAuth: sealCloudAuth(services, caller.items),
@@ -42,10 +42,6 @@ async function newInfraRecord(services: Services, caller: Caller): Promise<Infra
 }
 
 /** The optional creation of a store that writes the record and its first VMs together. */
-interface CreateWithVms {
-  createInfrastructureWithVms?: (inf: InfraRecord, vms: VmRecord[]) => Promise<void>;
-}
-
 /** Logs and discards a failed creation (never throws). */
 async function discardFailed(services: Services, infId: string, err: unknown): Promise<void> {
   services.logger.warn('Error creating the infrastructure: destroying it', { infId, err });
@@ -81,25 +77,21 @@ export async function createInfrastructure(services: Services, auth: AuthItem[],
   inf.radl = add.mergedJson;
   inf.privateNetworks = add.plan.privateNetworks;
   inf.vmCounter = n;
-  inf.adding = n > 0 ? 1 : 0;
+  const op = randomUUID();
+  inf.addingOps = n > 0 ? [op] : [];
   const ids = Array.from({ length: n }, (_, i) => i);
-  const store = services.store as Services['store'] & CreateWithVms;
-  let written: VmRecord[] | undefined;
-  if (n > 0 && typeof store.createInfrastructureWithVms === 'function') {
-    // The record and its VM records in one write (the id is a new random UUID, as that requires).
-    written = plannedVmRecords(services, inf.id, add, ids);
-    try {
-      await store.createInfrastructureWithVms(inf, written);
-    } catch (err) {
-      // One transaction: nothing was written. With more VMs than it holds the record goes first:
-      // then the infrastructure exists without (all) its VMs and is discarded like a failed launch.
-      if (!(await store.getInfrastructure(inf.id).catch(() => undefined))) throw err;
-      await mutateInfrastructure(store, inf.id, (cur) => (cur.adding > 0 ? { adding: cur.adding - 1 } : undefined)).catch(() => undefined);
-      await discardFailed(services, inf.id, err);
-      throw err;
-    }
-  } else {
-    await store.createInfrastructure(inf);
+  const { store } = services;
+  // The record and its VM records written together (the id is a new random UUID).
+  const written = plannedVmRecords(services, inf.id, add, ids);
+  try {
+    await store.createInfrastructure(inf, written);
+  } catch (err) {
+    // With more VMs than one transaction holds, the record and its first VMs go first: then the
+    // infrastructure may exist without all its VMs, and is discarded like a failed launch.
+    if (!(await store.getInfrastructure(inf.id).catch(() => undefined))) throw err;
+    await releaseAddingOp(store, inf.id, op).catch(() => undefined);
+    await discardFailed(services, inf.id, err);
+    throw err;
   }
   services.logger.info('Infrastructure created', { infId: inf.id, vms: n });
   if (n === 0) {
@@ -107,7 +99,7 @@ export async function createInfrastructure(services: Services, auth: AuthItem[],
     return inf.id;
   }
   try {
-    const outcome = await launchPlanned(services, inf.id, add, ids, { context: true, wait: !opts.async, ...(written ? { written } : {}) });
+    const outcome = await launchPlanned(services, inf.id, add, ids, { op, context: true, wait: !opts.async, written });
     if (outcome.allFailed) throw addVmsError(outcome.messages);
   } catch (err) {
     await discardFailed(services, inf.id, err);

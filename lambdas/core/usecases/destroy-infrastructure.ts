@@ -27,7 +27,7 @@ export async function destroyInfrastructure(services: Services, auth: AuthItem[]
   const cloudAuth = refreshedCloudAuth(services, inf, caller);
   await updateInfFrom(services, inf, (cur) => {
     if (cur.status === 'deleted') throw errors.infDeleted();
-    if ((cur.adding ?? 0) > 0) throw errors.invalidState();
+    if ((cur.addingOps ?? []).length > 0) throw errors.invalidState();
     return { status: 'deleting', ...(cloudAuth ? { cloudAuth } : {}) };
   });
   // The workflow lists the live VMs itself (reverse id order, last VM of each cloud at the end).

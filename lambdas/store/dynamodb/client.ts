@@ -47,6 +47,8 @@ export function createDynamoClient(opts: DynamoClientOptions): DynamoDBClient {
     requestHandler: {
       connectionTimeout: opts.connectTimeoutMs,
       requestTimeout: opts.requestTimeoutMs,
+      // Without it a timeout is only a warning and the request goes on waiting (a paused store hung calls).
+      throwOnRequestTimeout: true,
       ...(opts.socketPath ? { httpAgent: new UnixSocketAgent(opts.socketPath) } : {}),
     },
   };

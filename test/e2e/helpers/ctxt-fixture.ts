@@ -64,7 +64,7 @@ export async function seedInfrastructure(store: InfrastructureStore, vms: Fixtur
     updatedAt: now,
     radl: radlToJsonString(radl, 0),
     vmCounter: vms.length,
-    adding: 0,
+    addingOps: [],
     privateNetworks: {},
     snapshots: [],
   };

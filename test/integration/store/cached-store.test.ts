@@ -47,7 +47,7 @@ describe('record cache: reads and writes', () => {
     for (let i = 0; i < 5; i++) await cache.getInfrastructure(inf.id);
     expect(calls.getInfrastructure ?? 0).toBe(0);
 
-    const next = await cache.updateInfrastructure(inf.id, 1, { adding: 2, tosca: undefined });
+    const next = await cache.updateInfrastructure(inf.id, 1, { addingOps: ['a', 'b'], tosca: undefined });
     expect(next.version).toBe(2);
     expect(await cache.getInfrastructure(inf.id)).toEqual(next);
     expect(await db.store.getInfrastructure(inf.id)).toEqual(next);
@@ -67,17 +67,17 @@ describe('record cache: reads and writes', () => {
     const rec = (await cache.getInfrastructure(inf.id))!;
     expect(Object.isFrozen(rec) && Object.isFrozen(rec.owners[0]) && Object.isFrozen(rec.snapshots)).toBe(true);
     expect(() => {
-      (rec as { adding: number }).adding = 5;
+      (rec as { addingOps: string[] }).addingOps = ['x'];
     }).toThrow(TypeError);
     // The caller's own object stays writable: the cache keeps a copy.
-    inf.adding = 7;
-    expect((await cache.getInfrastructure(inf.id))?.adding).toBe(0);
+    inf.addingOps = ['y'];
+    expect((await cache.getInfrastructure(inf.id))?.addingOps).toEqual([]);
   });
 
   it('caches VMs and the VM list; a new infrastructure created with its VMs needs no list query', async () => {
     const { store, calls } = countingStore();
     const cache = cached(store);
-    const inf = makeInf({ vmCounter: 3, adding: 1 });
+    const inf = makeInf({ vmCounter: 3, addingOps: ['op'] });
     const vms = [0, 1, 2].map((i) => makeVm(inf.id, i));
     await cache.createInfrastructure(inf, vms);
     expect(await db.store.listVms(inf.id)).toHaveLength(3); // one transaction wrote them all
@@ -118,10 +118,10 @@ describe('record cache: reads and writes', () => {
     const cache = cached(store);
     const inf = makeInf();
     await cache.createInfrastructure(inf);
-    await store.updateInfrastructure(inf.id, 1, { adding: 9 }); // another process
-    expect((await cache.getInfrastructure(inf.id))?.adding).toBe(0); // stale: per-process cache
+    await store.updateInfrastructure(inf.id, 1, { addingOps: ['other'] }); // another process
+    expect((await cache.getInfrastructure(inf.id))?.addingOps).toEqual([]); // stale: per-process cache
     cache.drop(inf.id);
-    expect((await cache.getInfrastructure(inf.id))?.adding).toBe(9);
+    expect((await cache.getInfrastructure(inf.id))?.addingOps).toEqual(['other']);
   });
 });
 
@@ -133,7 +133,7 @@ describe('record cache: conflicts and concurrency', () => {
     await cache.createInfrastructure(inf);
     await cache.getInfrastructure(inf.id);
     await store.updateInfrastructure(inf.id, 1, { snapshots: ['external'] }); // v2 behind the cache's back
-    await expect(cache.updateInfrastructure(inf.id, 1, { adding: 1 })).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(cache.updateInfrastructure(inf.id, 1, { addingOps: ['x'] })).rejects.toBeInstanceOf(VersionConflictError);
     expect((await cache.getInfrastructure(inf.id))?.version).toBe(2);
 
     // mutateInfrastructure over a stale entry: conflict, re-read, nothing lost.
@@ -193,11 +193,11 @@ describe('record cache: age, deletion, expiry', () => {
     const cache = cached(store, 5_000, clock);
     const inf = makeInf();
     await cache.createInfrastructure(inf);
-    await store.updateInfrastructure(inf.id, 1, { adding: 3 });
+    await store.updateInfrastructure(inf.id, 1, { addingOps: ['z'] });
     now += 4_000;
-    expect((await cache.getInfrastructure(inf.id))?.adding).toBe(0);
+    expect((await cache.getInfrastructure(inf.id))?.addingOps).toEqual([]);
     now += 2_000;
-    expect((await cache.getInfrastructure(inf.id))?.adding).toBe(3);
+    expect((await cache.getInfrastructure(inf.id))?.addingOps).toEqual(['z']);
     expect(calls.getInfrastructure).toBe(1);
     expect(cacheMaxAgeMs(undefined, Infinity)).toBe(Infinity);
     expect(cacheMaxAgeMs(undefined, 0)).toBe(0);

@@ -87,23 +87,23 @@ describe('infrastructures', () => {
   it('updates conditionally: version + 1, undefined removes a field, stale version conflicts', async () => {
     const inf = makeInf({ vmMaster: 3, configured: true });
     await store.createInfrastructure(inf);
-    const updated = await store.updateInfrastructure(inf.id, 1, { adding: 2, vmMaster: undefined, extra: { a: 1 } });
+    const updated = await store.updateInfrastructure(inf.id, 1, { addingOps: ['a', 'b'], vmMaster: undefined, extra: { a: 1 } });
     expect(updated.version).toBe(2);
-    expect(updated.adding).toBe(2);
+    expect(updated.addingOps).toEqual(['a', 'b']);
     expect(updated).not.toHaveProperty('vmMaster');
     expect(updated.configured).toBe(true);
     expect(updated.updatedAt).toBeGreaterThanOrEqual(inf.updatedAt);
     expect(await store.getInfrastructure(inf.id)).toEqual(updated);
-    await expect(store.updateInfrastructure(inf.id, 1, { adding: 5 })).rejects.toBeInstanceOf(VersionConflictError);
-    await expect(store.updateInfrastructure(randomUUID(), 1, { adding: 5 })).rejects.toMatchObject({ code: 'INF_NOT_FOUND' });
+    await expect(store.updateInfrastructure(inf.id, 1, { addingOps: ['x'] })).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(store.updateInfrastructure(randomUUID(), 1, { addingOps: ['x'] })).rejects.toMatchObject({ code: 'INF_NOT_FOUND' });
   });
 
   it('two writers with the same version: exactly one wins', async () => {
     const inf = makeInf();
     await store.createInfrastructure(inf);
     const results = await Promise.allSettled([
-      store.updateInfrastructure(inf.id, 1, { adding: 1 }),
-      store.updateInfrastructure(inf.id, 1, { adding: 2 }),
+      store.updateInfrastructure(inf.id, 1, { addingOps: ['1'] }),
+      store.updateInfrastructure(inf.id, 1, { addingOps: ['2'] }),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.filter((r) => r.status === 'rejected');
@@ -121,9 +121,9 @@ describe('infrastructures', () => {
   it('mutateInfrastructure: 20 parallel increments lose no update', async () => {
     const inf = makeInf();
     await store.createInfrastructure(inf);
-    await Promise.all(Array.from({ length: 20 }, () => mutateInfrastructure(store, inf.id, (cur) => ({ adding: cur.adding + 1 }))));
+    await Promise.all(Array.from({ length: 20 }, () => mutateInfrastructure(store, inf.id, (cur) => ({ addingOps: [...cur.addingOps, 'op'] }))));
     const final = await store.getInfrastructure(inf.id);
-    expect(final?.adding).toBe(20);
+    expect(final?.addingOps).toHaveLength(20);
     expect(final?.version).toBe(21);
   });
 
@@ -134,7 +134,7 @@ describe('infrastructures', () => {
     expect(await mutateInfrastructure(store, inf.id, (cur) => ({ ...cur }))).toEqual(inf);
     const next = await mutateInfrastructure(store, inf.id, async (cur) => ({ ...cur, configured: true }));
     expect(next).toMatchObject({ version: 2, configured: true });
-    const err = await mutateInfrastructure(store, randomUUID(), () => ({ adding: 1 })).catch((e: unknown) => e);
+    const err = await mutateInfrastructure(store, randomUUID(), () => ({ addingOps: ['1'] })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImError);
     expect((err as ImError).code).toBe('INF_NOT_FOUND');
   });
@@ -148,7 +148,7 @@ describe('infrastructures', () => {
     expect(ids).toEqual(Array.from({ length: total }, (_, i) => i));
     for (const b of batches) b.forEach((id, i) => expect(id).toBe(b[0] + i)); // consecutive per call
     // A stale full-record update never moves the counter back.
-    await store.updateInfrastructure(inf.id, 1, { vmCounter: 0, adding: 1 });
+    await store.updateInfrastructure(inf.id, 1, { vmCounter: 0, addingOps: ['1'] });
     expect(await store.reserveVmIds(inf.id, 2)).toEqual([total, total + 1]);
     expect((await store.getInfrastructure(inf.id))?.vmCounter).toBe(total + 2);
     await expect(store.reserveVmIds(randomUUID(), 1)).rejects.toMatchObject({ code: 'INF_NOT_FOUND' });
@@ -251,7 +251,7 @@ describe('expiry (TTL filtered on read)', () => {
     const later = new DynamoInfrastructureStore({ client: db.client, tableName, now: () => Date.now() + 7200_000 });
     expect(await later.getInfrastructure(future.id)).toBeUndefined();
     expect(await later.listInfrastructures({ ownerKey: 'k', includeDeleted: true })).toEqual([]);
-    await expect(mutateInfrastructure(later, future.id, () => ({ adding: 1 }))).rejects.toMatchObject({ code: 'INF_NOT_FOUND' });
+    await expect(mutateInfrastructure(later, future.id, () => ({ addingOps: ['1'] }))).rejects.toMatchObject({ code: 'INF_NOT_FOUND' });
   });
 });
 
@@ -513,7 +513,7 @@ describe('timings', () => {
     for (let i = 0; i < 20; i++) await store.listVms(lastId);
     const listVmsMs = (performance.now() - t) / 20;
     t = performance.now();
-    for (let i = 0; i < 50; i++) await store.updateInfrastructure(lastId, i + 1, { adding: i });
+    for (let i = 0; i < 50; i++) await store.updateInfrastructure(lastId, i + 1, { addingOps: [String(i)] });
     const updateMs = (performance.now() - t) / 50;
     t = performance.now();
     for (let i = 0; i < 50; i++) await store.putVm(makeVm(lastId, 100 + i));

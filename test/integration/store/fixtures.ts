@@ -15,7 +15,7 @@ export function makeInf(over: Partial<InfraRecord> = {}): InfraRecord {
     updatedAt: now,
     radl: JSON.stringify({ networks: [{ id: 'public', outbound: true }], systems: [{ name: 'front' }] }),
     vmCounter: 0,
-    adding: 0,
+    addingOps: [],
     privateNetworks: {},
     snapshots: [],
     ...over,

@@ -34,10 +34,10 @@ function req(method: string, path: string, extra: Partial<RestRequest> = {}): Re
 }
 
 describe('route table', () => {
-  it('has the 26 operations of rest-api.md §5 (+ GET /)', () => {
+  it('has the 26 operations of rest-api.md §5 (+ GET / and GET /health)', () => {
     // 26 operations; start/stop (11-12), VM start/stop/reboot (17-19) and images/quotas (21-22) share
-    // one {op}/{param} template each: 22 (method, template) pairs, plus GET /.
-    expect(ROUTES).toHaveLength(23);
+    // one {op}/{param} template each: 22 (method, template) pairs, plus GET / and GET /health.
+    expect(ROUTES).toHaveLength(24);
     const keys = ROUTES.map((r) => `${r.method} ${r.pattern}`);
     expect(new Set(keys).size).toBe(keys.length);
   });

@@ -55,7 +55,7 @@ describe('ASL files', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it.each(WORKFLOWS)('%s: every Lambda Task names a known action, has a timeout and retries only Lambda errors or CloudRetryable', (w) => {
+  it.each(WORKFLOWS)('%s: every Lambda Task names a known action, has a timeout, retries only Lambda errors, CloudRetryable or a store outage', (w) => {
     for (const [name, s] of states(defs[w])) {
       if (s.Type !== 'Task') continue;
       expect([LAMBDA_INVOKE, START_EXECUTION_SYNC, ECS_RUN_TASK_SYNC], name).toContain(s.Resource);
@@ -65,7 +65,13 @@ describe('ASL files', () => {
       }
       expect(typeof s.TimeoutSeconds, name).toBe('number');
       for (const r of s.Retry ?? []) {
-        for (const e of r.ErrorEquals) expect(e.startsWith('Lambda.') || e === 'CloudRetryable', `${name}: ${e}`).toBe(true);
+        for (const e of r.ErrorEquals) expect(e.startsWith('Lambda.') || e === 'CloudRetryable' || e === 'ImError.STORE_UNAVAILABLE', `${name}: ${e}`).toBe(true);
+      }
+      // A store outage (503) never ends a Lambda Task: it is retried for minutes, with backoff.
+      if (s.Resource === LAMBDA_INVOKE) {
+        const outage = (s.Retry ?? []).find((r) => r.ErrorEquals.includes('ImError.STORE_UNAVAILABLE'));
+        expect(outage, name).toBeDefined();
+        expect((outage!.MaxAttempts ?? 3) * (outage!.IntervalSeconds ?? 1), name).toBeGreaterThanOrEqual(20);
       }
     }
   });

@@ -113,7 +113,7 @@ export async function seedInfra(
     updatedAt: now,
     radl: radlToJsonString(radl, 0),
     vmCounter: 0,
-    adding: 0,
+    addingOps: [],
     privateNetworks: {},
     snapshots: [],
     cloudAuth: sealCloudAuth(services, auth),

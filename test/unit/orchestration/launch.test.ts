@@ -261,13 +261,15 @@ describe('launch flow (local orchestrator, in-memory store)', () => {
     expect(await env.store.getLog(infId, 'inf')).toBe('');
   });
 
-  it('releases the add-resources counter when asked', async () => {
+  it('releases its own add operation, and only that one, even when run twice', async () => {
     const env = makeEnv();
     const { infId, vmIds } = await seedInfra(env.services, nodesRadl(1));
     const inf = (await env.store.getInfrastructure(infId))!;
-    await env.store.updateInfrastructure(infId, inf.version, { adding: 1 });
-    await runFlow(env, 'launch', { infId, vmIds, releaseAdding: true });
-    expect((await env.store.getInfrastructure(infId))?.adding).toBe(0);
+    await env.store.updateInfrastructure(infId, inf.version, { addingOps: ['mine', 'other'] });
+    await runFlow(env, 'launch', { infId, vmIds, addOp: 'mine' });
+    expect((await env.store.getInfrastructure(infId))?.addingOps).toEqual(['other']);
+    await runFlow(env, 'launch', { infId, vmIds, addOp: 'mine' }); // resumed after a crash
+    expect((await env.store.getInfrastructure(infId))?.addingOps).toEqual(['other']);
   });
 
   it('a launch into an infrastructure being deleted fails its VMs at once', async () => {

@@ -102,7 +102,7 @@ describe('runPurge', () => {
 
 /** A store double over one in-memory infrastructure / VM that conflicts `conflicts` times. */
 function flakyStore(conflicts: number) {
-  const inf = { id: 'i', version: 1, adding: 0, status: 'active', ownerKeys: ['k'] } as unknown as InfraRecord;
+  const inf = { id: 'i', version: 1, tosca: 'x', status: 'active', ownerKeys: ['k'] } as unknown as InfraRecord;
   const vm = { infId: 'i', vmId: 0, version: 1, state: 'pending' } as unknown as VmRecord;
   const updates: Record<string, unknown>[] = [];
   let left = conflicts;
@@ -131,16 +131,16 @@ describe('mutateInfrastructure / mutateVm', () => {
     const calls: number[] = [];
     const result = await mutateInfrastructure(store, 'i', (inf) => {
       calls.push(inf.version);
-      return { ...inf, adding: inf.adding + 1 };
+      return { ...inf, vmMaster: (inf.vmMaster ?? 0) + 1 };
     }, { baseDelayMs: 1 });
-    expect(result).toMatchObject({ version: 2, adding: 1 });
+    expect(result).toMatchObject({ version: 2, vmMaster: 1 });
     expect(calls).toHaveLength(4);
-    expect(updates.at(-1)).toEqual({ adding: 1 });
+    expect(updates.at(-1)).toEqual({ vmMaster: 1 });
   });
 
   it('gives up after `retries` conflicts with the VersionConflictError', async () => {
     const { store, updates } = flakyStore(100);
-    await expect(mutateInfrastructure(store, 'i', () => ({ adding: 5 }), { retries: 2, baseDelayMs: 1 })).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(mutateInfrastructure(store, 'i', () => ({ vmMaster: 5 }), { retries: 2, baseDelayMs: 1 })).rejects.toBeInstanceOf(VersionConflictError);
     expect(updates).toHaveLength(3);
   });
 
@@ -151,9 +151,9 @@ describe('mutateInfrastructure / mutateVm', () => {
     expect(updates).toEqual([]);
     // Setting an absent optional field to undefined is no change either; removing a present one is.
     expect(await mutateInfrastructure(store, 'i', () => ({ vmMaster: undefined }))).toMatchObject({ version: 1 });
-    await mutateInfrastructure(store, 'i', () => ({ adding: undefined }));
-    expect(updates).toEqual([{ adding: undefined }]);
-    const err = await mutateInfrastructure(store, 'nope', () => ({ adding: 1 })).catch((e: unknown) => e);
+    await mutateInfrastructure(store, 'i', () => ({ tosca: undefined }));
+    expect(updates).toEqual([{ tosca: undefined }]);
+    const err = await mutateInfrastructure(store, 'nope', () => ({ vmMaster: 1 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImError);
     expect((err as ImError).code).toBe('INF_NOT_FOUND');
   });

@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { ImError, errors } from '#core/errors';
 import { getVersion } from '#core/usecases/version';
+import { getHealth } from '#core/usecases/health';
 import { getCloudImageList, parseFilters } from '#core/usecases/cloud-images';
 import { getCloudQuotas } from '#core/usecases/cloud-quotas';
 import { getStats, parseStatsDate, statsToCsv } from '#core/usecases/stats';
@@ -17,6 +18,12 @@ export function version(ctx: RestContext): RestResponse {
   const out = ctx.output('text/plain');
   const v = ctx.runSync(getVersion, ctx.services);
   return out.value({ text: v, json: v }, 'version');
+}
+
+/** Always JSON: `{status, store[, message]}`, 200 when the store answers, else 503. */
+export async function health(ctx: RestContext): Promise<RestResponse> {
+  const report = await ctx.run(() => getHealth(ctx.services));
+  return jsonResponse(report, undefined, report.status === 'ok' ? 200 : 503);
 }
 
 export async function cloudInfo(ctx: RestContext): Promise<RestResponse> {

@@ -41,6 +41,8 @@ export interface DynamoLocalOptions {
   startTimeoutMs?: number;
   /** JVM options (default {@link STARTUP_JVM_OPTIONS}). */
   jvmOptions?: readonly string[];
+  /** Private (0700) folder for the socket; default the data folder, or a new temporary one. */
+  socketDir?: string;
 }
 
 /** JVM options for short sessions (tests): C1-only JIT and the serial GC (start-up ~1.1 s on 2 cores). */
@@ -142,7 +144,7 @@ export async function startDynamoLocal(opts: DynamoLocalOptions = {}): Promise<D
   const isolated = isolation !== 'none' && namespacesWork();
   if (isolation === 'namespace' && !isolated) throw new Error('DynamoDB Local: a private network namespace (unshare --net) is not available here');
   // The socket lives in the private data folder; a short private folder when in memory or the path is too long.
-  let socketDir = dataDir;
+  let socketDir = opts.socketDir ?? dataDir;
   let ownSocketDir = false;
   if (!socketDir || join(socketDir, 'dynamodb.sock').length > 100) {
     socketDir = mkdtempSync(join(tmpdir(), 'im-db-'));

@@ -14,7 +14,8 @@
  *
  * Shared by `npm start` (lambdas/local/main.ts), the integration tests and the benchmarks.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -99,7 +100,10 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700);
   }
+  // One socket path for the whole run, so that a restarted database is where the clients expect it.
+  const socketDir = dataDir ? join(dataDir, 'dynamodb') : mkdtempSync(join(tmpdir(), 'im-db-'));
   const dbOptions = {
+    socketDir,
     dataDir: dataDir ? join(dataDir, 'dynamodb') : undefined,
     jvmOptions: opts.dynamoJvmOptions ?? THROUGHPUT_JVM_OPTIONS,
     isolation: opts.dynamoIsolation ?? 'auto',
@@ -110,7 +114,9 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
   const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'local' } });
   if (!db.isolated) logger.warn('DynamoDB Local runs without a private network namespace: it also answers on its TCP port, on every interface', { port: db.port });
 
-  // Supervision: a database that dies is started again on the same data (the socket path stays the same).
+  // Supervision: a database that dies is started again on the same data (the socket path stays the same);
+  // then the table is made sure of (an in-memory database comes back empty).
+  let afterRestart: () => Promise<void> = async () => undefined;
   const supervise = (instance: DynamoLocalInstance): void => {
     void instance.exited.then(async (code) => {
       if (stopping) return;
@@ -119,7 +125,8 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
         try {
           db = await startDynamoLocal(dbOptions);
           if (db.socketPath !== instance.socketPath) throw new Error(`the socket moved to ${db.socketPath}`);
-          logger.info('DynamoDB Local restarted', { attempt });
+          await afterRestart();
+          logger.info('DynamoDB Local restarted', { attempt, inMemory: !dataDir });
           supervise(db);
           return;
         } catch (err) {
@@ -135,6 +142,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     async () => {
       stopping = true;
       await db.stop();
+      if (!dataDir) rmSync(socketDir, { recursive: true, force: true });
     },
   ];
   const stopAll = async () => {
@@ -144,6 +152,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     const client = storeClient(config);
     stops.push(async () => client.destroy());
     await createTable(client, config.TABLE_NAME);
+    afterRestart = () => createTable(client, config.TABLE_NAME);
     const dynamoStore = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
     // One process makes every write (the runner's child process aside: see ecsRunTask below), so the
     // cache is coherent and unlimited unless INF_CACHE_TIME says otherwise.

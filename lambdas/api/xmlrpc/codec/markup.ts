@@ -41,8 +41,6 @@ export interface Markup {
   kind: MarkupKind;
   /** Offset of its `<`. */
   start: number;
-  /** Whether it is still open at the point asked about (no closing `>` before it). */
-  open: boolean;
 }
 
 /** Offset just past the markup that starts with the `<` at `lt`, or -1 if it does not end in `text`. */
@@ -72,16 +70,18 @@ function endAfter(text: string, terminator: string, from: number): number {
   return at === -1 ? -1 : at + terminator.length;
 }
 
+function isXmlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
 function kindAt(text: string, lt: number): MarkupKind {
   if (lt + 1 >= text.length) return 'other';
   const next = text.charCodeAt(lt + 1);
   if (next === 0x3f /* ? */) {
     const atStart = lt === 0 || (lt === 1 && text.charCodeAt(0) === 0xfeff);
     const after = text.charCodeAt(lt + 5); // NaN at the end of the text
-    const declaration =
-      atStart &&
-      text.startsWith('xml', lt + 2) &&
-      (lt + 5 === text.length || after === 0x20 || after === 0x09 || after === 0x0a || after === 0x0d || after === 0x3f);
+    const endsTarget = lt + 5 === text.length || after === 0x3f || isXmlSpace(after);
+    const declaration = atStart && text.startsWith('xml', lt + 2) && endsTarget;
     return declaration ? 'xml-declaration' : 'processing-instruction';
   }
   if (next === 0x2f /* / */ || next === 0x21 /* ! */) return 'other';
@@ -94,17 +94,15 @@ function kindAt(text: string, lt: number): MarkupKind {
  */
 export function lastMarkupBefore(text: string, end: number): Markup | undefined {
   let last = -1;
-  let closedAt = -1;
   for (let from = 0; ; ) {
     const lt = text.indexOf('<', from);
     if (lt === -1 || lt >= end) break;
     last = lt;
-    closedAt = markupEnd(text, lt);
-    if (closedAt === -1 || closedAt >= end) break;
-    from = closedAt;
+    const after = markupEnd(text, lt);
+    if (after === -1 || after >= end) break;
+    from = after;
   }
-  if (last === -1) return undefined;
-  return { kind: kindAt(text, last), start: last, open: closedAt === -1 || closedAt > end };
+  return last === -1 ? undefined : { kind: kindAt(text, last), start: last };
 }
 
 /** Whether the start tag whose `<` is at `lt` is still reading its name at the end of `text`. */

@@ -133,7 +133,9 @@ function onError(err: Error): void {
 function wellFormednessFault(message: string): XmlRpcDecodeError {
   const at = parser.position;
   const markup = lastMarkupBefore(currentText, at);
-  if (markup?.kind === 'processing-instruction' && at >= markup.start + 3) return processingInstruction(positionBase + at);
+  if (markup?.kind === 'processing-instruction' && at >= markup.start + 3) {
+    return processingInstruction(positionBase + at);
+  }
   if (markup?.kind === 'not-a-name' && at >= markup.start + 2 && openElements.length >= elementDepthLimit) {
     return nestedTooDeeply(positionBase + at);
   }

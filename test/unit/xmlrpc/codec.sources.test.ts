@@ -12,7 +12,12 @@ const ROOT = join(import.meta.dirname, '../../..');
 const CODEC_DIR = join(ROOT, 'lambdas/api/xmlrpc/codec');
 const SOURCES = [join(ROOT, 'lambdas/api/xmlrpc/codec.ts'), ...readdirSync(CODEC_DIR).map((f) => join(CODEC_DIR, f))]
   .filter((f) => f.endsWith('.ts'))
-  .map((path) => ({ path: path.slice(ROOT.length + 1), text: readFileSync(path, 'utf8') }));
+  .map((path) => ({ path: path.slice(ROOT.length + 1), text: withoutComments(readFileSync(path, 'utf8')) }));
+
+/** Code only: block comments and whole-line `//` comments removed (prose may name what code must not use). */
+function withoutComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^[ \t]*\/\/.*$/gm, '');
+}
 
 const SAXES_DIR = dirname(createRequire(import.meta.url).resolve('saxes'));
 const SAXES_JS = readFileSync(join(SAXES_DIR, 'saxes.js'), 'utf8');
@@ -27,7 +32,7 @@ const PUBLIC = new Set([
 /** Names that hold a saxes parser in a source: `x = new SaxesParser(…)` or `x = createParser()`. */
 function parserNames(text: string): string[] {
   const names = new Set<string>();
-  for (const m of text.matchAll(/\b(\w+)\s*(?::[^=;]+)?=\s*(?:new\s+SaxesParser\b|createParser\s*\()/g)) names.add(m[1]);
+  for (const m of text.matchAll(/\b(\w+)[ \t]*(?::[^=;\n]+)?=[ \t]*(?:new\s+SaxesParser\b|createParser\s*\()/g)) names.add(m[1]);
   return [...names];
 }
 

@@ -2,7 +2,7 @@
  * XML-RPC decoding (pure code): a body → `<methodCall>` or `<methodResponse>`. Checks of our own around the XML
  * parser (parse-xml.ts) keep exactly what is accepted under control:
  *   - no DTDs at all: any `<!DOCTYPE` / `<!ENTITY` (or ELEMENT, ATTLIST, NOTATION) is refused before parsing,
- *     even inside a comment or CDATA section (XXE, billion laughs); a doctype event would be refused too;
+ *     even inside a comment or CDATA section (XXE, billion laughs); saxes itself would skip a DTD, never use it;
  *   - entity references are never expanded except the five predefined ones and numeric character references; a
  *     character reference must name an XML `Char`;
  *   - processing instructions other than the XML declaration at the very start are refused, unterminated too;

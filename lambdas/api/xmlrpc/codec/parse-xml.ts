@@ -12,7 +12,8 @@
  *
  * One parser serves every document (decoding is synchronous and the handlers never re-enter it): `close()` ends a
  * document and makes it ready for the next. After an error a half-read document is never resumed: the parser is
- * dropped and a new one built (saxes has no public reset, and its README says not to trust it after an error).
+ * dropped and a new one built (saxes documents no reset, `_init` being internal, and its README says not to rely
+ * on a parser after an error).
  */
 
 import { SaxesParser, type SaxesAttributePlain, type SaxesStartTagPlain } from 'saxes';

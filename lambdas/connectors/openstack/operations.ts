@@ -8,7 +8,7 @@ import type { AuthItem, Quotas, VmHandle, VmUpdate } from '#core/types';
 import type { OstEnv } from '#connectors/openstack/env';
 import { sessionFor } from '#connectors/openstack/env';
 import type { OstSession } from '#connectors/openstack/session';
-import { errorText, isNotFound } from '#connectors/openstack/errors';
+import { errorText, isNotFound, toImError } from '#connectors/openstack/errors';
 import { selectFlavor, applyFlavor } from '#connectors/openstack/flavors';
 import { addVolume } from '#connectors/openstack/volumes';
 import { addFloatingIp, listFloatingIps, listPools, releaseFip, serverPorts } from '#connectors/openstack/floating-ips';
@@ -215,7 +215,8 @@ export async function getQuotas(env: OstEnv, auth: AuthItem): Promise<Quotas> {
   try {
     nova = obj((await s.request('compute', 'GET', `/os-quota-sets/${encodeURIComponent(pid)}/detail`)).json.quota_set);
   } catch (err) {
-    throw new ImError(isNotFound(err) ? 'BAD_REQUEST' : 'CLOUD_RETRYABLE', `Error getting the quotas: ${errorText(err, s.secretValues())}`);
+    const text = errorText(err, s.secretValues());
+    throw toImError(err, text.startsWith("'") ? text : `Error getting the quotas: ${text}`, 'op');
   }
   const out: Quotas = {
     cores: { used: used(nova.cores, 'in_use'), limit: limit(nova.cores) },

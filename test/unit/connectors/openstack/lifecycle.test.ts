@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import yaml from 'js-yaml';
 import { ImError } from '#core/errors';
-import type { VmUpdate } from '#core/types';
+import type { VmHandle, VmUpdate } from '#core/types';
 import { parseRadl, System } from '#radl/index';
 import { FakeOpenStack } from '../../../helpers/fake-openstack/server.ts';
 import { authItem, connector, handleOf, launchRequest, logCapture, PASSWORD, RADL, until } from './helpers.ts';
@@ -154,12 +154,12 @@ describe('launch, refresh, operations, finalize', () => {
   it('quota at POST /servers: CLOUD_RETRYABLE with IM text, and the attempt leaves nothing behind', async () => {
     fake.configure({ quota: { cores: 0 } });
     const con = connector(logCapture().logger);
-    const err = await con.launch(launchRequest(con, authItem(fake))).catch((e: unknown) => e as ImError);
+    const err = (await con.launch(launchRequest(con, authItem(fake))).catch((e: unknown) => e)) as ImError;
     expect(err.code).toBe('CLOUD_RETRYABLE');
     expect(err.message).toBe('403 Forbidden Quota exceeded for cores: Requested 1, but already used 0 of 0 cores');
     expect(fake.state.leftovers()).toEqual({});
     fake.configure({ quota: {}, fail: [{ method: 'GET', path: '/image/v2/images/', nth: 1, status: 500 }] });
-    const e2 = await con.launch(launchRequest(con, authItem(fake))).catch((e: unknown) => e as ImError);
+    const e2 = (await con.launch(launchRequest(con, authItem(fake))).catch((e: unknown) => e)) as ImError;
     expect(e2.message).toMatch(/^Error: 500 Internal Server Error Injected failure/);
   });
 
@@ -182,7 +182,7 @@ describe('launch, refresh, operations, finalize', () => {
   it('batch refresh: one server list for several VMs', async () => {
     const con = connector(logCapture().logger);
     const auth = authItem(fake);
-    const handles = [];
+    const handles: VmHandle[] = [];
     for (let i = 0; i < 3; i++) {
       const req = launchRequest(con, auth, RADL, i);
       handles.push(handleOf(req, await con.launch(req)));

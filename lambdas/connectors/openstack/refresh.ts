@@ -121,7 +121,7 @@ async function fromServer(env: OstEnv, batch: RefreshBatch, vm: VmHandle, server
   const sid = vm.providerId;
   const log: string[] = [];
   const status = str(server.status);
-  let state = mapStatus(status);
+  const state = mapStatus(status);
   if (str(server['OS-EXT-STS:vm_state']) === 'resized') {
     await s.request('compute', 'POST', `/servers/${sid}/action`, { body: { confirmResize: null } }).catch(() => undefined);
   }

@@ -171,6 +171,22 @@ describe('OpenStack over REST (local mode, fake OpenStack)', () => {
     expect(logLines.join('\n')).not.toContain(OIDC_TOKEN);
   });
 
+  it('dry_run estimates the flavor the launch would take, creating nothing', async () => {
+    const r = await call('POST', '/infrastructures', { auth: authLine(), body: RADL(2), query: { dry_run: 'yes' }, accept: 'application/json' });
+    expect(r.status, r.text).toBe(200);
+    const est = r.json<Record<string, { cloudType: string; cloudEndpoint: string; compute: Record<string, number>[] }>>().ost;
+    expect(est.cloudType).toBe('OpenStack');
+    expect(est.cloudEndpoint).toBe(`${fake.url}:80`.replace(/:(\d+):80$/, ':$1'));
+    expect(est.compute).toEqual([
+      { cpuCores: 1, memoryInMegabytes: 2048, diskSizeInGigabytes: 20, publicIP: 1 },
+      // m1.tiny (disk 1) fails IM's 5 GB root disk rule: the wn nodes get m1.small too.
+      { cpuCores: 1, memoryInMegabytes: 2048, diskSizeInGigabytes: 20 },
+      { cpuCores: 1, memoryInMegabytes: 2048, diskSizeInGigabytes: 20 },
+    ]);
+    expect(fake.state.servers.size).toBe(0);
+    expect(fake.calls(/\/servers$/, 'POST')).toHaveLength(0);
+  });
+
   const FAULTS: [string, Partial<FailRule> & { path: string }, boolean?][] = [
     ['Keystone 503', { method: 'POST', path: '^/v3/auth/tokens$', status: 503 }],
     ['image GET 500', { method: 'GET', path: '^/image/v2/images/', status: 500 }],

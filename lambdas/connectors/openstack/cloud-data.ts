@@ -29,6 +29,8 @@ export interface OstCloudData {
   createdNetworks?: string[];
   createdRouters?: string[];
   securityGroups?: string[];
+  /** Public interfaces the VM asked for (descending index): a refresh gives them floating IPs (§4.3). */
+  requestedPublic?: { iface: number; fixedIp?: string; pool?: string }[];
   /** One-shot refresh steps done (§4.1 steps 6–7). */
   additionalIpDone?: boolean;
   routerDone?: boolean;
@@ -47,6 +49,11 @@ export function readCloudData(raw: Record<string, unknown> | undefined): OstClou
   if (d.knownVolumes && typeof d.knownVolumes === 'object') out.knownVolumes = d.knownVolumes as Record<string, KnownVolume>;
   if (d.networks && typeof d.networks === 'object') out.networks = d.networks as OstCloudData['networks'];
   for (const k of ['createdNetworks', 'createdRouters', 'securityGroups'] as const) if (Array.isArray(d[k])) out[k] = strings(d[k]);
+  if (Array.isArray(d.requestedPublic)) {
+    out.requestedPublic = (d.requestedPublic as unknown[])
+      .filter((x): x is Record<string, unknown> => !!x && typeof x === 'object' && typeof (x as { iface?: unknown }).iface === 'number')
+      .map((x) => ({ iface: x.iface as number, ...(typeof x.fixedIp === 'string' ? { fixedIp: x.fixedIp } : {}), ...(typeof x.pool === 'string' ? { pool: x.pool } : {}) }));
+  }
   if (d.additionalIpDone === true) out.additionalIpDone = true;
   if (d.routerDone === true) out.routerDone = true;
   return out;

@@ -149,8 +149,9 @@ export async function launch(env: OstEnv, req: LaunchRequest): Promise<LaunchedV
       ...(created.networks.length ? { createdNetworks: created.networks.map((n) => n.id) } : {}),
       ...(created.routers.length ? { createdRouters: created.routers } : {}),
       ...(groups?.length ? { securityGroups: groups } : {}),
+      requestedPublic: requestedPublic(req),
     };
-    const cloudData = { ...writeCloudData(data), requestedPublic: requestedPublic(req) };
+    const cloudData = writeCloudData(data);
     if (messages.length) env.logger.info('OpenStack launch messages', { infId: req.infId, vmId: req.vmId, messages: messages.join('') });
     env.logger.info('OpenStack server created', { infId: req.infId, vmId: req.vmId, serverId: sid, flavor: flavor.name });
     return { providerId: sid, state: 'pending', system, cloudData };

@@ -148,6 +148,8 @@ async function alterPublicIp(env: OstEnv, s: OstSession, vm: VmHandle, wanted: S
       const ports = await serverPorts(s, vm.providerId);
       const pool = publicNet.getString('provider_id');
       await addFloatingIp(s, { infId: vm.infId, serverId: vm.providerId, ports, masks, fips: () => listFloatingIps(s), pools: () => listPools(s), ...(pool ? { pool } : {}) }, data);
+      const iface = Math.max(0, nets.findIndex((id) => id === publicNet.id));
+      data.requestedPublic = [{ iface, ...(pool ? { pool } : {}) }];
     } else if (!publicNet && publicIps.length > 0) {
       for (const ip of publicIps) {
         const fip = (await listFloatingIps(s, { floating_ip_address: ip })).find((f) => str(f.floating_ip_address) === ip);
@@ -157,6 +159,7 @@ async function alterPublicIp(env: OstEnv, s: OstSession, vm: VmHandle, wanted: S
         data.createdFips = data.createdFips.filter((x) => x !== str(fip.id));
         for (let i = 0; i < system.getNumNetInterfaces(); i++) if (system.getString(`net_interface.${i}.ip`) === ip) system.delValue(`net_interface.${i}.ip`);
       }
+      data.requestedPublic = [];
     }
   } catch (err) {
     throw new ImError('BAD_REQUEST', `Error adding/removing new public IP: ${errorText(err, s.secretValues())}`);

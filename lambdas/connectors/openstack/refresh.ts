@@ -116,7 +116,6 @@ async function fromServer(env: OstEnv, batch: RefreshBatch, vm: VmHandle, server
   const s = batch.s;
   const data = readCloudData(vm.cloudData);
   checkCompatible(data.auth, s.auth.item);
-  const extra = (vm.cloudData ?? {}) as { requestedPublic?: unknown };
   const system = vm.system.clone();
   const sid = vm.providerId;
   const log: string[] = [];
@@ -139,7 +138,7 @@ async function fromServer(env: OstEnv, batch: RefreshBatch, vm: VmHandle, server
   const masks = env.config.PRIVATE_NET_MASKS;
   let ips = serverIps(server, masks);
   if (state === 'running' && (data.fipFailures ?? 0) < MAX_FIP_FAILURES) {
-    const added = await ensureFloatingIps(env, batch, vm, server, ips, arr(extra.requestedPublic).map(obj), data, log);
+    const added = await ensureFloatingIps(env, batch, vm, server, ips, (data.requestedPublic ?? []).map((r) => r as unknown as Obj), data, log);
     if (added.length) ips = serverIps(server, masks, added);
   } else if (state === 'running' && data.fipFailures === MAX_FIP_FAILURES) {
     log.push('Error adding a floating IP: Max number of retries reached.\n');
@@ -151,7 +150,7 @@ async function fromServer(env: OstEnv, batch: RefreshBatch, vm: VmHandle, server
   system.setValue('provider.type', 'OpenStack');
   const az = str(server['OS-EXT-AZ:availability_zone']);
   if (az) system.setValue('availability_zone', az);
-  const update: VmUpdate & { log?: string } = { state, system, cloudData: { ...writeCloudData(data), ...(extra.requestedPublic ? { requestedPublic: extra.requestedPublic } : {}) } };
+  const update: VmUpdate = { state, system, cloudData: writeCloudData(data) };
   if (log.length) update.log = log.join('');
   return update;
 }

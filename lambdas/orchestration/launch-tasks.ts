@@ -224,9 +224,10 @@ export async function refreshVmTask(services: Services, p: TaskPayload): Promise
   if (!vm || vm.destroyed || vm.deleting || !inf || inf.status !== 'active') return done();
   // Other VMs of this launch on the same cloud are refreshed with it in one batch (one server list), so their
   // own polls find them fresh instead of each asking the provider; a VM launching alone is asked every time.
-  const siblings = (await store.listVms(infId)).filter(
-    (v) => v.vmId !== vmId && v.creating && v.providerId && !v.destroyed && !v.deleting && v.cloudId === vm.cloudId,
-  );
+  const batching = services.connectors.get(vm.cloudType)?.updateVmsInfo !== undefined;
+  const siblings = batching
+    ? (await store.listVms(infId)).filter((v) => v.vmId !== vmId && v.creating && v.providerId && !v.destroyed && !v.deleting && v.cloudId === vm.cloudId)
+    : [];
   const fresh = siblings.length ? (await refreshVms(services, inf, [vm, ...siblings]))[0] : await refreshVm(services, inf, vm, { force: true });
   const now = services.now();
   if (fresh.state === 'running') {

@@ -22,6 +22,8 @@ export interface Flavor {
   disabled: boolean;
   /** Loaded on demand (undefined = not read yet). */
   extraSpecs?: Record<string, string>;
+  /** The read in flight (shared by concurrent launches). */
+  specsLoading?: Promise<Record<string, string>>;
 }
 
 export function parseFlavor(f: Record<string, unknown>): Flavor {
@@ -41,7 +43,7 @@ export function parseFlavor(f: Record<string, unknown>): Flavor {
 
 interface CachedList {
   at: number;
-  flavors: Flavor[];
+  flavors: Promise<Flavor[]>;
 }
 
 /** Flavor lists per compute endpoint + project, for `ttlMs`. */
@@ -54,9 +56,12 @@ export class FlavorCache {
     const key = `${ep.url}|${(await s.identity()).projectId ?? s.auth.tenant ?? ''}`;
     const hit = this.lists.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.flavors;
-    const r = await s.request('compute', 'GET', '/flavors/detail');
-    const flavors = objs(r.json.flavors).map(parseFlavor).filter((f) => f.id && !f.disabled);
+    // Concurrent launches share one request (and the extra specs read on its flavors).
+    const flavors = s.request('compute', 'GET', '/flavors/detail').then((r) => objs(r.json.flavors).map(parseFlavor).filter((f) => f.id && !f.disabled));
     this.lists.set(key, { at: now, flavors });
+    flavors.catch(() => {
+      if (this.lists.get(key)?.flavors === flavors) this.lists.delete(key);
+    });
     return flavors;
   }
 }
@@ -64,13 +69,11 @@ export class FlavorCache {
 /** The flavor's extra specs (errors ignored: none). */
 export async function loadExtraSpecs(s: OstSession, f: Flavor): Promise<Record<string, string>> {
   if (f.extraSpecs) return f.extraSpecs;
-  try {
-    const r = await s.request('compute', 'GET', `/flavors/${encodeURIComponent(f.id)}/os-extra_specs`);
-    f.extraSpecs = Object.fromEntries(Object.entries(obj(r.json.extra_specs)).map(([k, v]) => [k, String(v)]));
-  } catch {
-    f.extraSpecs = {};
-  }
-  return f.extraSpecs;
+  f.specsLoading ??= s.request('compute', 'GET', `/flavors/${encodeURIComponent(f.id)}/os-extra_specs`).then(
+    (r) => (f.extraSpecs = Object.fromEntries(Object.entries(obj(r.json.extra_specs)).map(([k, v]) => [k, String(v)]))),
+    () => (f.extraSpecs = {}),
+  );
+  return f.specsLoading;
 }
 
 /** Sum of `pci_passthrough:alias` entries (`alias:n`). */

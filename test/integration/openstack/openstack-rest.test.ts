@@ -237,6 +237,12 @@ describe('OpenStack over REST (local mode, fake OpenStack)', () => {
     await waitInfo(infId, 0, (t) => /203\.0\.113\./.test(t));
     const launch = fake.apiCalls().filter((c) => !/servers\/detail$|\/servers\/[^/]+$/.test(c.path) || c.method !== 'GET');
     const refreshDuringLaunch = fake.apiCalls().length - launch.length;
+    const byCall: Record<string, number> = {};
+    for (const c of launch) {
+      const k = `${c.method} ${c.path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{32}/g, '{id}')}`;
+      byCall[k] = (byCall[k] ?? 0) + 1;
+    }
+    console.info(`OpenStack launch calls: ${JSON.stringify(byCall)}`);
     fake.log.length = 0;
     const rounds = 3;
     for (let i = 0; i < rounds; i++) {
@@ -247,6 +253,12 @@ describe('OpenStack over REST (local mode, fake OpenStack)', () => {
     fake.log.length = 0;
     expect((await req('DELETE', `/infrastructures/${infId}`)).status).toBe(200);
     const destroy = fake.apiCalls().length;
+    const byDestroyCall: Record<string, number> = {};
+    for (const c of fake.apiCalls()) {
+      const k = `${c.method} ${c.path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{32}/g, '{id}')}`;
+      byDestroyCall[k] = (byDestroyCall[k] ?? 0) + 1;
+    }
+    console.info(`OpenStack destroy calls: ${JSON.stringify(byDestroyCall)}`);
     expect(await leaksAfter()).toEqual({});
     const figures = {
       vms: n,

@@ -56,9 +56,12 @@ export class FakeOpenStack {
     });
   }
 
-  configure(knobs: Partial<Knobs>): void {
-    Object.assign(this.state.knobs, structuredClone(knobs));
-    if (knobs.external_subnet_private) {
+  configure(knobs: Partial<Knobs> & { revoke_tokens?: boolean }): void {
+    const { revoke_tokens: revoke, ...rest } = knobs;
+    Object.assign(this.state.knobs, structuredClone(rest));
+    // Every token issued so far becomes invalid: the next service call gets a 401.
+    if (revoke) this.state.tokens.clear();
+    if (rest.external_subnet_private) {
       // devstack: the external network's subnet is in a private range and visible to the project.
       for (const n of this.state.networks.values()) {
         if (n['router:external'] !== true) continue;

@@ -11,14 +11,18 @@ import type { System } from '#radl/index';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { DummyConnector } from '#connectors/dummy';
 import { ec2ConcreteSystem } from '#connectors/ec2-support';
+import { openstackConcreteSystem } from '#connectors/openstack/concrete';
 
-type AsyncMethods = Exclude<keyof CloudConnector, 'type' | 'simulated' | 'concreteSystem'>;
+/** Optional methods of the port a lazy connector may forward (named when registering). */
+export type OptionalMethod = 'updateVmsInfo' | 'estimateSystem';
+type AsyncMethods = Exclude<keyof CloudConnector, 'type' | 'simulated' | 'concreteSystem' | OptionalMethod>;
 
 /** A connector whose implementation module is imported on the first asynchronous call. */
 export function lazyConnector(
   type: string,
   concreteSystem: (system: System, auth: AuthItem) => System[],
   load: () => Promise<CloudConnector>,
+  optional: OptionalMethod[] = [],
 ): CloudConnector {
   let loading: Promise<CloudConnector> | undefined;
   const real = () => (loading ??= load());
@@ -28,7 +32,7 @@ export function lazyConnector(
       const c = await real();
       return (c[method] as (...a: Parameters<CloudConnector[M]>) => Promise<Awaited<ReturnType<CloudConnector[M]>>>).apply(c, args);
     };
-  return {
+  const proxy: CloudConnector = {
     type,
     concreteSystem,
     launch: forward('launch'),
@@ -43,6 +47,20 @@ export function lazyConnector(
     listImages: forward('listImages'),
     getQuotas: forward('getQuotas'),
   };
+  if (optional.includes('updateVmsInfo')) {
+    proxy.updateVmsInfo = async (vms, auth) => {
+      const c = await real();
+      if (c.updateVmsInfo) return c.updateVmsInfo(vms, auth);
+      return Promise.all(vms.map((v) => c.updateVmInfo(v, auth).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    };
+  }
+  if (optional.includes('estimateSystem')) {
+    proxy.estimateSystem = async (system, auth) => {
+      const c = await real();
+      return c.estimateSystem ? c.estimateSystem(system, auth) : system;
+    };
+  }
+  return proxy;
 }
 
 /** What every connector gets from the composition root that builds the registry. */
@@ -58,6 +76,7 @@ function builtInConnectors(deps: ConnectorDeps): CloudConnector[] {
     new DummyConnector(),
     new DeployedNodeConnector(),
     lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
+    lazyConnector('OpenStack', openstackConcreteSystem, async () => new (await import('#connectors/openstack/connector')).OpenStackConnector({ config: deps.config, logger: logger('openstack-connector') }), ['updateVmsInfo', 'estimateSystem']),
   ];
 }
 

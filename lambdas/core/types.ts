@@ -260,6 +260,11 @@ export interface VmUpdate {
   /** The system with refreshed features (IPs, state, instance type…). */
   system: System;
   cloudData?: Record<string, unknown>;
+  /**
+   * New connector messages about the VM (IM's per-VM connector log: the provider's fault text, floating-IP
+   * errors); the caller appends them to the VM's log, so they show in its contmsg. Report each once.
+   */
+  log?: string;
 }
 
 export interface LaunchedVm extends VmUpdate {
@@ -301,6 +306,17 @@ export interface CloudConnector {
   deleteImage(imageUrl: string, auth: AuthItem): Promise<void>;
   listImages(auth: AuthItem, filters: Record<string, string>): Promise<CloudImage[]>;
   getQuotas(auth: AuthItem): Promise<Quotas>;
+  /**
+   * Optional batch refresh: several VMs of one infrastructure on the cloud of `auth`, read with as few provider
+   * calls as the cloud allows (OpenStack: one server list). One result per VM, in order: its update, or the error
+   * that VM's `updateVmInfo` would have thrown. The core uses it when several VMs are due at once.
+   */
+  updateVmsInfo?(vms: VmHandle[], auth: AuthItem): Promise<(VmUpdate | Error)[]>;
+  /**
+   * Optional: the concrete system with what the cloud would choose for it at launch (OpenStack: the flavor and
+   * its cpu / memory / disk), asking the provider but creating nothing. Used by dry-run estimates.
+   */
+  estimateSystem?(system: System, auth: AuthItem): Promise<System>;
 }
 
 /** Maps an auth item type to its connector. */

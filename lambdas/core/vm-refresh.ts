@@ -15,7 +15,7 @@
  * Domain code: no AWS SDK import.
  */
 import { authForCloud, openCloudAuth } from '#core/cloud-auth';
-import type { AuthItem, CtxtState, InfraRecord, Services, VmHandle, VmRecord, VmState } from '#core/types';
+import type { AuthItem, CloudConnector, CtxtState, InfraRecord, Services, VmHandle, VmRecord, VmState, VmUpdate } from '#core/types';
 import { VersionConflictError } from '#core/types';
 import { parseRadlJson, radlToJsonString, replaceNumTemplate, type Radl, type System } from '#radl/index';
 
@@ -142,7 +142,47 @@ export function refreshVm(services: RefreshServices, inf: InfraRecord, vm: VmRec
   return refresh;
 }
 
-async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRecord, opts: RefreshOptions): Promise<VmRecord> {
+/**
+ * Refreshes several VMs of one infrastructure (lifecycle.md §1.1 for each): the VMs that are due and whose
+ * connector has `updateVmsInfo` are read with one batch call per cloud (e.g. one OpenStack server list instead
+ * of one GET per VM); the others as {@link refreshVm} does. Results in the order of `vms`.
+ */
+export async function refreshVms(services: RefreshServices, inf: InfraRecord, vms: VmRecord[], opts: RefreshOptions = {}): Promise<VmRecord[]> {
+  const now = services.now();
+  const groups = new Map<string, VmRecord[]>();
+  for (const vm of vms) {
+    const due = opts.force === true || now - vm.lastUpdate > services.config.VM_INFO_UPDATE_FREQUENCY * 1000;
+    if (!due || !vm.providerId || vm.destroyed || vm.deleting || !services.connectors.get(vm.cloudType)?.updateVmsInfo) continue;
+    const key = `${vm.cloudType}\u0000${vm.cloudId}`;
+    groups.set(key, [...(groups.get(key) ?? []), vm]);
+  }
+  const prefetched = new Map<VmRecord, Prefetched>();
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const connector = services.connectors.get(group[0].cloudType) as CloudConnector;
+    const handles = group.map((v) => vmHandle(v));
+    const batch = (async () => {
+      const auth = authForCloud(infraContext(services, inf).auth, group[0].cloudId);
+      const results = await (connector.updateVmsInfo as NonNullable<CloudConnector['updateVmsInfo']>)(handles, auth);
+      if (results.length !== group.length) throw new Error('updateVmsInfo returned a result per VM count mismatch');
+      return results;
+    })();
+    group.forEach((vm, i) => {
+      const one = batch.then((r) => (r[i] instanceof Error ? Promise.reject(r[i]) : (r[i] as VmUpdate)));
+      one.catch(() => undefined);
+      prefetched.set(vm, { radl: handles[i].radl, update: one });
+    });
+  }
+  return Promise.all(vms.map((vm) => (prefetched.has(vm) ? refreshOnce(services, inf, vm, { force: true }, prefetched.get(vm)) : refreshVm(services, inf, vm, opts))));
+}
+
+/** A batch result for one VM, with the VM RADL its handle carried (networks the connector changed there). */
+interface Prefetched {
+  radl: Radl;
+  update: Promise<VmUpdate>;
+}
+
+async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRecord, opts: RefreshOptions, prefetched?: Prefetched): Promise<VmRecord> {
   if (vm.state === 'failed' && !vm.providerId) return vm;
   if (vm.destroyed) return vm.state === 'off' ? vm : { ...vm, state: 'off' };
   if (vm.deleting) return vm.state === 'deleting' ? vm : { ...vm, state: 'deleting' };
@@ -157,7 +197,7 @@ async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRe
     const memo = settled.get(vm);
     if (memo && memo.configured === inf.configured) return vm;
   }
-  const radl = parseVmInfo(vm);
+  const radl = prefetched?.radl ?? parseVmInfo(vm);
   let system = vmSystem(radl, vm);
   let state: VmState = vm.state;
   let cloudData = vm.cloudData;
@@ -168,11 +208,13 @@ async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRe
       const connector = services.connectors.get(vm.cloudType);
       if (!connector) throw new Error(`No connector for cloud type ${vm.cloudType}`);
       const ctx = infraContext(services, inf);
-      const update = await connector.updateVmInfo(vmHandle(vm, radl, system), authForCloud(ctx.auth, vm.cloudId));
+      const handle = vmHandle(vm, radl, system);
+      const update = prefetched ? await prefetched.update : await connector.updateVmInfo(handle, authForCloud(ctx.auth, vm.cloudId));
       state = update.state;
       system = update.system;
       if (update.cloudData) cloudData = update.cloudData;
       lastUpdate = now;
+      if (update.log) await services.store.appendLog(vm.infId, vm.vmId, update.log).catch((e: unknown) => logger.warn('Error saving connector messages', { infId: vm.infId, vmId: vm.vmId, error: e }));
     } catch (err) {
       logger.warn('Error updating the VM info', { infId: vm.infId, vmId: vm.vmId, error: err });
       if (vm.creating) state = 'pending';
@@ -207,3 +249,4 @@ async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRe
       : { ...latest, state: refineState(latest.state, latest.ctxtState, inf.configured) };
   }
 }
+

@@ -9,7 +9,7 @@
 import { authForCloud } from '#core/cloud-auth';
 import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord, VmState } from '#core/types';
-import { applyVmState, infraContext, parseVmInfo, refreshVm, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
+import { applyVmState, infraContext, parseVmInfo, refreshVm, refreshVms, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
 import { mutateVm, releaseAddingOp } from '#core/mutate';
 import { isInfraCtxtDisabled, isVmCtxtDisabled } from '#orchestration/ctxt-rules';
 import { probeFor, probeSsh, simulatedUnreachableProbe, sshTarget, type SshProbe } from '#orchestration/ssh-probe';
@@ -221,7 +221,13 @@ export async function refreshVmTask(services: Services, p: TaskPayload): Promise
   const { store, config } = services;
   const [inf, vm] = await Promise.all([store.getInfrastructure(infId), store.getVm(infId, vmId)]);
   if (!vm || vm.destroyed || vm.deleting || !inf || inf.status !== 'active') return done();
-  const fresh = await refreshVm(services, inf, vm, { force: true });
+  // Other VMs of this launch on the same cloud are refreshed with it in one batch (one server list), so their
+  // own polls find them fresh instead of each asking the provider; a VM launching alone is asked every time.
+  const batching = services.connectors.get(vm.cloudType)?.updateVmsInfo !== undefined;
+  const siblings = batching
+    ? (await store.listVms(infId)).filter((v) => v.vmId !== vmId && v.creating && v.providerId && !v.destroyed && !v.deleting && v.cloudId === vm.cloudId)
+    : [];
+  const fresh = siblings.length ? (await refreshVms(services, inf, [vm, ...siblings]))[0] : await refreshVm(services, inf, vm, { force: true });
   const now = services.now();
   if (fresh.state === 'running') {
     const next = afterRunning(services, inf, fresh, wantsContext(p));

@@ -46,8 +46,9 @@ function compute(radl: Radl, s: System): ComputeEstimate {
     cpuCores: s.getNumber('cpu.count') ?? 0,
     memoryInMegabytes: Math.ceil(s.getNumber('memory.size', 'M') ?? 0),
   };
-  const disk = s.getNumber('disk.0.size', 'G');
-  if (disk !== undefined) c.diskSizeInGigabytes = Math.ceil(disk);
+  // The flavor's root disk (disk.0.free_size) plus a boot volume (disk.0.size), when non-zero.
+  const disk = (s.getNumber('disk.0.free_size', 'G') ?? 0) + (s.getNumber('disk.0.size', 'G') ?? 0);
+  if (disk > 0) c.diskSizeInGigabytes = Math.ceil(disk);
   if (s.getNetworkIds().some((id) => radl.getNetworkById(id)?.isPublic())) c.publicIP = 1;
   const gpu = s.getNumber('gpu.count');
   if (gpu !== undefined) c.GPU = gpu;
@@ -80,10 +81,18 @@ export async function estimateResources(services: Services, auth: AuthItem[], in
     config: services.config,
     privateNetworks: {},
   });
+  // Connectors that choose at launch (OpenStack flavors) say what they would choose; once per cloud and system.
+  const estimated = new Map<string, Promise<System>>();
   for (const vm of plan.vms) {
     const id = vm.cloud.id as string;
     res[id] ??= { cloudType: vm.cloud.type, cloudEndpoint: cloudEndpoint(vm.cloud.host), compute: [], storage: [] };
-    const sys = vm.concrete ?? vm.requested;
+    let sys = vm.concrete ?? vm.requested;
+    const connector = services.connectors.get(vm.cloud.type);
+    if (vm.concrete && connector?.estimateSystem) {
+      const key = `${id}\u0000${vm.requested.name}`;
+      if (!estimated.has(key)) estimated.set(key, connector.estimateSystem(vm.concrete, vm.cloud));
+      sys = await (estimated.get(key) as Promise<System>);
+    }
     res[id].compute.push(compute(radl, sys));
     res[id].storage.push(...storage(sys));
   }

@@ -1,0 +1,6 @@
+/**
+ * Provider-neutral helpers the OpenStack connector shares with the EC2 connector (one import point, so that
+ * moving the EC2 files changes one line here): PRIVATE_NET_MASKS classification, CIDR matching, SSH public
+ * keys from RADL credentials, the `cloud_init` recipes of a system.
+ */
+export { cloudInitRecipes, ipInCidr, isPrivateIp, normalisePublicKey, publicKeyFromPrivate } from '#connectors/ec2-support';

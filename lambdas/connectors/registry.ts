@@ -10,7 +10,7 @@ import type { Config } from '#core/config';
 import type { System } from '#radl/index';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { DummyConnector } from '#connectors/dummy';
-import { ec2ConcreteSystem } from '#connectors/ec2-support';
+import { ec2ConcreteSystem } from '#connectors/ec2/concrete-system';
 
 type AsyncMethods = Exclude<keyof CloudConnector, 'type' | 'simulated' | 'concreteSystem'>;
 
@@ -57,7 +57,7 @@ function builtInConnectors(deps: ConnectorDeps): CloudConnector[] {
   return [
     new DummyConnector(),
     new DeployedNodeConnector(),
-    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
+    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2/connector')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
   ];
 }
 

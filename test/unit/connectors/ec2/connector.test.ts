@@ -47,7 +47,8 @@ import { loadConfig } from '#core/config';
 import { ImError } from '#core/errors';
 import { createLogger } from '#core/logger';
 import type { AuthItem, LaunchedVm, LaunchRequest, VmHandle } from '#core/types';
-import { Ec2Connector, launchErrorCloudData, type Ec2CloudData, type Ec2ConnectorOptions } from '#connectors/ec2';
+import { launchErrorCloudData, type Ec2CloudData } from '#connectors/ec2/cloud-data';
+import { Ec2Connector, type Ec2ConnectorOptions } from '#connectors/ec2/connector';
 
 const ec2Mock = mockClient(EC2Client);
 const sqMock = mockClient(ServiceQuotasClient);
@@ -177,7 +178,7 @@ function stubCloud(): void {
 
 let lines: string[] = [];
 
-function connector(opts: Ec2ConnectorOptions = {}): Ec2Connector {
+function connector(opts: Partial<Ec2ConnectorOptions> = {}): Ec2Connector {
   return new Ec2Connector({
     config: loadConfig({ VM_TAG_USERNAME: 'IM_USER' }),
     logger: createLogger({ level: 'DEBUG', write: (l) => lines.push(l) }),

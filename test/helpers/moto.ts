@@ -78,13 +78,13 @@ export const MOTO_AUTH: AuthItem = { id: 'aws', type: 'EC2', username: 'AKIAMOTO
 const REQUIRED = 'moto 5 is required: install it with `pip install "moto[server]>=5"` (the CI image has it; scripts/ensure-system-deps.sh checks it)';
 
 /** The command that runs moto's server: `moto_server`, else `python3 -m moto.server`; throws when moto 5 is missing. */
-export function motoCommand(): { cmd: string; args: string[] } {
-  const version = spawnSync('python3', ['-c', 'import moto, moto.server; print(moto.__version__)'], { encoding: 'utf8' });
+export function motoCommand(python = 'python3'): { cmd: string; args: string[] } {
+  const version = spawnSync(python, ['-c', 'import moto, moto.server; print(moto.__version__)'], { encoding: 'utf8' });
   const v = version.status === 0 ? version.stdout.trim() : '';
   const major = Number(v.split('.')[0]);
   if (!v || !(major >= 5)) throw new Error(`${REQUIRED} (found: ${v || 'none'}${version.stderr ? `; ${version.stderr.trim().split('\n').pop()}` : ''})`);
-  const onPath = spawnSync('moto_server', ['--help'], { encoding: 'utf8' });
-  return onPath.status === 0 ? { cmd: 'moto_server', args: [] } : { cmd: 'python3', args: ['-m', 'moto.server'] };
+  const onPath = python === 'python3' && spawnSync('moto_server', ['--help'], { encoding: 'utf8' }).status === 0;
+  return onPath ? { cmd: 'moto_server', args: [] } : { cmd: python, args: ['-m', 'moto.server'] };
 }
 
 function freePort(): Promise<number> {
@@ -104,8 +104,10 @@ async function waitReady(endpoint: string, child: ChildProcess, timeoutMs: numbe
   while (Date.now() < end) {
     if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
     try {
-      const res = await fetch(`${endpoint}/moto-api/data.json`);
-      if (res.ok) return;
+      // Any HTTP answer means the server listens (moto answers unknown paths with 404).
+      const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return;
     } catch {
       // not listening yet
     }
@@ -187,7 +189,7 @@ export async function startMoto(): Promise<MotoServer> {
         if (child.exitCode !== null) return;
         const exited = new Promise<void>((r) => child.once('exit', () => r()));
         child.kill('SIGTERM');
-        const timer = setTimeout(kill, 5000);
+        const timer = setTimeout(kill, 1000);
         await exited;
         clearTimeout(timer);
       },

@@ -10,7 +10,7 @@ import type { Config } from '#core/config';
 import type { System } from '#radl/index';
 import { DeployedNodeConnector } from '#connectors/deployed-node';
 import { DummyConnector } from '#connectors/dummy';
-import { ec2ConcreteSystem } from '#connectors/ec2-support';
+import { ec2ConcreteSystem } from '#connectors/ec2/concrete-system';
 import { openstackConcreteSystem } from '#connectors/openstack/concrete';
 
 /** Optional methods of the port a lazy connector may forward (named when registering). */
@@ -75,7 +75,7 @@ function builtInConnectors(deps: ConnectorDeps): CloudConnector[] {
   return [
     new DummyConnector(),
     new DeployedNodeConnector(),
-    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
+    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2/connector')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
     lazyConnector('OpenStack', openstackConcreteSystem, async () => new (await import('#connectors/openstack/connector')).OpenStackConnector({ config: deps.config, logger: logger('openstack-connector') }), ['updateVmsInfo', 'estimateSystem']),
   ];
 }

@@ -3,4 +3,6 @@
  * moving the EC2 files changes one line here): PRIVATE_NET_MASKS classification, CIDR matching, SSH public
  * keys from RADL credentials, the `cloud_init` recipes of a system.
  */
-export { cloudInitRecipes, ipInCidr, isPrivateIp, normalisePublicKey, publicKeyFromPrivate } from '#connectors/ec2-support';
+export { cloudInitRecipes } from '#connectors/cloud-init';
+export { ipInCidr, isPrivateIp } from '#connectors/ip-addresses';
+export { normalisePublicKey, publicKeyFromPrivate } from '#connectors/ssh-keys';

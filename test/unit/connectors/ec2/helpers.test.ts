@@ -1,13 +1,15 @@
 /**
  * The EC2 instance-type table and the cheapest-fit selection; the outports → security-group rules;
- * the pure helpers of the connector (URLs, states, errors, IP placement, tags, keys, cloud-init).
+ * the pure helpers of the connector (URLs, states, errors, requirements, tags, devices, key pair names).
+ * The provider-neutral helpers (IPs, SSH keys, cloud-init) are tested in test/unit/connectors/shared-helpers.test.ts.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import ssh2 from 'ssh2';
 import { parseOutports, parseRadl } from '#radl/index';
 import { ImError } from '#core/errors';
-import { loadConfig } from '#core/config';
+import { parseInstanceTags } from '#connectors/instance-tags';
+import { normalisePublicKey } from '#connectors/ssh-keys';
+import { mapEc2Error } from '#connectors/ec2/errors';
 import {
   INSTANCE_TYPES,
   candidateInstanceTypes,
@@ -17,29 +19,14 @@ import {
   instanceTypeInfo,
   normaliseArch,
   wildcardToRegExp,
-} from '#connectors/ec2-instance-types';
-import { ingressPermissions, outportToPermission } from '#connectors/ec2-outports';
-import {
-  assignIps,
-  cloudInitRecipes,
-  cloudInitUserData,
-  deviceName,
-  instanceRequirements,
-  ipInCidr,
-  isKeyPairName,
-  isPrivateIp,
-  mapEc2Error,
-  mapEc2State,
-  nameTag,
-  normalisePublicKey,
-  parseImageUrl,
-  parseInstanceTags,
-  parseProviderId,
-  publicKeyFromPrivate,
-  toEc2Tags,
-} from '#connectors/ec2-support';
-
-const MASKS = loadConfig({}).PRIVATE_NET_MASKS;
+} from '#connectors/ec2/instance-types';
+import { isKeyPairName } from '#connectors/ec2/keys';
+import { parseImageUrl, parseProviderId } from '#connectors/ec2/refs';
+import { instanceRequirements } from '#connectors/ec2/requirements';
+import { ingressPermissions, outportToPermission } from '#connectors/ec2/security-groups';
+import { mapEc2State } from '#connectors/ec2/state';
+import { nameTag, toEc2Tags } from '#connectors/ec2/tags';
+import { deviceName } from '#connectors/ec2/volumes';
 
 describe('instance type table', () => {
   it('covers the common families with sane rows', () => {
@@ -195,37 +182,6 @@ describe('EC2 helpers', () => {
     expect(mapEc2Error(new Error('socket hang up'), 'ctx')).toMatchObject({ code: 'BAD_REQUEST', message: 'ctx: socket hang up' });
   });
 
-  it('classifies IPs with PRIVATE_NET_MASKS and matches wildcard CIDRs', () => {
-    expect(isPrivateIp('10.1.2.3', MASKS)).toBe(true);
-    expect(isPrivateIp('172.31.0.5', MASKS)).toBe(true);
-    expect(isPrivateIp('100.64.1.1', MASKS)).toBe(true);
-    expect(isPrivateIp('54.12.1.9', MASKS)).toBe(false);
-    expect(isPrivateIp('2001:db8::1', MASKS)).toBe(false);
-    expect(isPrivateIp('garbage', MASKS)).toBe(false);
-    expect(ipInCidr('10.5.7.9', '10.*.*.0/24')).toBe(true);
-    expect(ipInCidr('10.5.7.9', '192.168.0.0/16')).toBe(false);
-    expect(ipInCidr('10.5.7.9', 'nonsense')).toBe(false);
-  });
-
-  it('places public and private IPs on the right interfaces', () => {
-    const radl = parseRadl(`
-      network pub (outbound = 'yes')
-      network a (cidr = '192.168.0.0/16')
-      network b (cidr = '10.*.*.0/24')
-      system s (net_interface.0.connection = 'a' and net_interface.1.connection = 'pub' and net_interface.2.connection = 'b')`);
-    const sys = radl.getSystemByName('s')!;
-    assignIps(sys, radl, ['54.1.2.3', '10.9.9.9', '2600:1f18::5'], MASKS);
-    expect(sys.getString('net_interface.1.ip')).toBe('54.1.2.3');
-    expect(sys.getString('net_interface.2.ip')).toBe('10.9.9.9');
-    expect(sys.getString('net_interface.0.ip')).toBeUndefined();
-    expect(sys.getString('net_interface.1.ipv6')).toBe('2600:1f18::5');
-    // A later refresh without a public IP (stopped VM) keeps the old value; a new one replaces it.
-    assignIps(sys, radl, ['10.9.9.9'], MASKS);
-    expect(sys.getString('net_interface.1.ip')).toBe('54.1.2.3');
-    assignIps(sys, radl, ['3.3.3.3', '10.9.9.9'], MASKS);
-    expect(sys.getString('net_interface.1.ip')).toBe('3.3.3.3');
-  });
-
   it('reads requirements from a system', () => {
     const radl = parseRadl(`system s (cpu.count >= 2 and cpu.count <= 8 and memory.size = 4G and cpu.arch = 'x86_64' and
       gpu.count >= 1 and gpu.vendor = 'NVIDIA' and gpu.model = 'T4' and price <= 1.5 and instance_type = 'g4dn.*')`);
@@ -258,28 +214,6 @@ describe('EC2 helpers', () => {
     expect(deviceName(sys, 3)).toBe('/dev/sdd');
   });
 
-  it('derives OpenSSH public keys (RSA, EC as ssh2 reads them; Ed25519 from the raw key)', () => {
-    for (const [type, opts, enc] of [
-      ['rsa', { modulusLength: 2048 }, 'pkcs1'],
-      ['ec', { namedCurve: 'P-256' }, 'sec1'],
-    ] as const) {
-      const { privateKey } = generateKeyPairSync(type as 'rsa', {
-        ...(opts as object),
-        privateKeyEncoding: { type: enc as 'pkcs1', format: 'pem' },
-        publicKeyEncoding: { type: 'spki', format: 'pem' },
-      } as never) as unknown as { privateKey: string };
-      const parsed = ssh2.utils.parseKey(privateKey);
-      if (parsed instanceof Error) throw parsed;
-      const ref = Array.isArray(parsed) ? parsed[0] : parsed;
-      expect(publicKeyFromPrivate(privateKey), type).toBe(`${ref.type} ${ref.getPublicSSH().toString('base64')}`);
-    }
-    const ed = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
-    const raw = ed.publicKey.subarray(ed.publicKey.length - 32);
-    const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
-    expect(publicKeyFromPrivate(ed.privateKey)).toBe(`ssh-ed25519 ${Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]).toString('base64')}`);
-    expect(publicKeyFromPrivate('not a key')).toBeUndefined();
-  });
-
   it('recognises public keys and key pair names', () => {
     const { publicKey } = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
     expect(normalisePublicKey(publicKey)).toMatch(/^ssh-ed25519 AAAA/);
@@ -287,33 +221,5 @@ describe('EC2 helpers', () => {
     expect(isKeyPairName('my-keypair')).toBe(true);
     expect(isKeyPairName('ssh-rsa AAAAB3NzaC1yc2E')).toBe(false);
     expect(isKeyPairName(publicKey)).toBe(false);
-  });
-
-  it('builds cloud-init user data, multipart with the cloud_init recipes', () => {
-    const simple = cloudInitUserData('cloudadm', 'ssh-rsa AAAA');
-    expect(simple).toBe(
-      '#cloud-config\nusers:\n  - default\n  - name: cloudadm\n    sudo: "ALL=(ALL) NOPASSWD:ALL"\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - "ssh-rsa AAAA"\n',
-    );
-    const radl = parseRadl(`
-system s ( cpu.count >= 1 )
-configure boot (
-@begin
-#!/bin/sh
-echo hi
-@end
-)
-configure play (
-@begin
-- hosts: all
-@end
-)
-contextualize ( system s configure boot with cloud_init system s configure play step 1 )`);
-    const recipes = cloudInitRecipes(radl, 's');
-    expect(recipes).toHaveLength(1);
-    const multi = cloudInitUserData('u', undefined, recipes);
-    expect(multi).toContain('Content-Type: multipart/mixed; boundary="==IM-EC2-BOUNDARY=="');
-    expect(multi).toContain('Content-Type: text/cloud-config');
-    expect(multi).toContain('Content-Type: text/x-shellscript; charset="utf-8"\nMIME-Version: 1.0\n\n#!/bin/sh\necho hi');
-    expect(multi.trimEnd().endsWith('--==IM-EC2-BOUNDARY==--')).toBe(true);
   });
 });

@@ -10,7 +10,9 @@
  *    (e.g. STATE_MACHINE_ARN_LAUNCH), else STATE_MACHINE_ARN_PREFIX + workflow name;
  *  - secrets: the AES-256-GCM box keyed by SECRET_KEY, or when unset by the Secrets Manager secret
  *    SECRET_KEY_ARN (read once with a SigV4-signed GetSecretValue call using the function's role);
- *  - connectors: the built-in registry; logger: JSON lines at LOG_LEVEL.
+ *  - connectors: the built-in registry; logger: JSON lines at LOG_LEVEL;
+ *  - auth: OIDC verifier, Vault client, owner-secret checker (#adapters/auth-services), with
+ *    OIDC_CLIENT_SECRET from the Secrets Manager secret OIDC_CLIENT_SECRET_ARN when it is unset.
  *
  * Local mode (and tests) install their own services with {@link setServicesProvider}; the handlers
  * are the same.
@@ -26,6 +28,7 @@ import { DynamoInfrastructureStore } from '#store/dynamodb-store';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { createSfnOrchestrator } from '#orchestration/sfn-orchestrator';
 import { createConnectorRegistry } from '#connectors/registry';
+import { createAuthServices } from '#adapters/auth-services';
 
 export const WORKFLOW_NAMES: WorkflowName[] = ['launch', 'destroy', 'remove', 'stop', 'start', 'contextualize'];
 
@@ -150,6 +153,12 @@ async function secretKey(config: Config, env: Env): Promise<string> {
   throw new ConfigError('SECRET_KEY (or SECRET_KEY_ARN) must be set');
 }
 
+/** OIDC_CLIENT_SECRET, or when unset the secret OIDC_CLIENT_SECRET_ARN (given to the API functions only). */
+async function oidcClientSecret(config: Config, env: Env): Promise<{ oidcClientSecret?: string }> {
+  if (config.OIDC_CLIENT_SECRET || !env.OIDC_CLIENT_SECRET_ARN) return {};
+  return { oidcClientSecret: await fetchSecretString(env.OIDC_CLIENT_SECRET_ARN, env) };
+}
+
 async function buildAwsServices(env: Env = process.env): Promise<Services> {
   const config = getConfig();
   const logger = createLogger({ level: config.LOG_LEVEL as LogLevel });
@@ -161,5 +170,6 @@ async function buildAwsServices(env: Env = process.env): Promise<Services> {
   const store = maxAgeMs > 0 ? new CachedInfrastructureStore(dynamoStore, { maxAgeMs }) : dynamoStore;
   const orchestrator = createSfnOrchestrator({ client: new SFNClient({ region: config.AWS_REGION }), arns: workflowArns(env, config) });
   const secrets = createSecretBox(await secretKey(config, env));
-  return { config, store, connectors: createConnectorRegistry({ config, logger }), orchestrator, logger, secrets, now: Date.now };
+  const auth = createAuthServices({ config, ...(await oidcClientSecret(config, env)) });
+  return { config, store, connectors: createConnectorRegistry({ config, logger }), orchestrator, logger, secrets, auth, now: Date.now };
 }

@@ -26,6 +26,7 @@ import { loadConfig, setConfig, type Config } from '#core/config';
 import { createLogger, type LogLevel } from '#core/logger';
 import { createSecretBox, generateSecretKey } from '#core/secrets';
 import { createConnectorRegistry } from '#connectors/registry';
+import { createAuthServices } from '#adapters/auth-services';
 import { DynamoInfrastructureStore, createTable } from '#store/dynamodb-store';
 import { CachedInfrastructureStore, cacheMaxAgeMs, type CachePeers } from '#store/cached-store';
 import { THROUGHPUT_JVM_OPTIONS, createLocalDynamoClient, startDynamoLocal, type DynamoLocalInstance } from '#local/dynamodb-local';
@@ -180,6 +181,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
       orchestrator,
       logger,
       secrets: createSecretBox(localSecretKey(config, dataDir)),
+      auth: createAuthServices({ config }),
       now: Date.now,
     };
     setServicesProvider(() => services);

@@ -23,6 +23,7 @@ import { errors } from '#core/errors';
 import { createConnectorRegistry } from '#connectors/registry';
 import { createLocalOrchestrator, type LocalOrchestrator, type LocalOrchestratorOptions } from '#local/local-orchestrator';
 import { parseRadl, radlToJsonString, systemRadl } from '#radl/index';
+import { createAuthServices } from '#adapters/auth-services';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -161,6 +162,7 @@ export function makeEnv(
     },
     logger,
     secrets: createSecretBox(generateSecretKey()),
+    auth: createAuthServices({ config }),
     now: opts.now ?? Date.now,
   };
   const orchestrator = createLocalOrchestrator(() => services, { waitTimeScale: 1, ...opts.orchestrator });

@@ -8,12 +8,16 @@
  *    a password is kept: the digest is an HMAC with a per-instance random key);
  *  - identical checks in flight are made once;
  *  - one request (a {@link VerificationLane}) may have at most `triesPerUsername` distinct unknown
- *    passwords of one username checked, and at most `failuresPerRequest` failed checks: past that a
- *    check answers "no match" without running scrypt (an owner username matches one password);
+ *    passwords of one username checked, and at most `failuresPerRequest` checks that failed or may
+ *    still fail: past that a check answers "no match" without running scrypt (an owner username
+ *    matches one password);
  *  - at most `concurrency` scrypt runs at once (the rest of libuv's pool stays free for I/O), served
- *    round-robin across requests, and requests that already failed a check, or whose usernames
- *    failed recently, only after the others: a flood of bad passwords waits behind good requests
- *    instead of in front of them.
+ *    round-robin across requests in three classes: requests with a successful check first (a
+ *    good password, e.g. a listing of many infrastructures), then requests without failures whose
+ *    usernames did not fail recently, then the others — a flood of bad passwords waits behind good
+ *    requests instead of in front of them;
+ *  - a failed check of a username that failed repeatedly answers after `failureDelayMs` (without
+ *    holding a scrypt slot), which slows down whoever keeps guessing.
  *
  * One instance per entry point (the composition roots build it with the other auth services); no
  * module-level state.
@@ -39,6 +43,8 @@ export interface OwnerSecretsOptions {
   failuresPerRequest?: number;
   /** A username with this many failed checks within {@link failureWindowMs} is "under attack" (default 3). */
   suspectFailures?: number;
+  /** Delay of a failed check of a username under attack (default 250 ms). */
+  failureDelayMs?: number;
   failureWindowMs?: number;
   /** Entries of each cache (default 10,000). */
   cacheMax?: number;
@@ -50,12 +56,17 @@ export class VerificationLane {
   /** username → digests of the passwords this request had checked with scrypt. */
   readonly tried = new Map<string, Set<string>>();
   failures = 0;
+  /** Checks running now (they count against the failure budget until they succeed). */
+  running = 0;
+  successes = 0;
   /** scrypt runs this request made (figures and tests). */
   runs = 0;
   /** @internal jobs waiting in the gate */
   readonly pending: Job[] = [];
   /** @internal usernames of the pending jobs (for the priority) */
   readonly usernames = new Set<string>();
+  /** @internal checks waiting for a running one to end (failure budget) */
+  readonly waiters: (() => void)[] = [];
 }
 
 interface Job {
@@ -64,32 +75,35 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-/** Runs at most `concurrency` jobs, round-robin across lanes, suspicious lanes last. */
+/** Runs at most `concurrency` jobs, round-robin across lanes within each class (0 served first). */
 class FairGate {
   private running = 0;
-  private readonly rings: [VerificationLane[], VerificationLane[]] = [[], []];
+  private readonly rings: VerificationLane[][] = [[], [], []];
 
   constructor(
     private readonly concurrency: number,
-    private readonly suspicious: (lane: VerificationLane) => boolean,
+    private readonly classOf: (lane: VerificationLane) => number,
   ) {}
 
   run<T>(lane: VerificationLane, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const wasIdle = lane.pending.length === 0;
       lane.pending.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
-      if (wasIdle) this.rings[this.suspicious(lane) ? 1 : 0].push(lane);
+      if (wasIdle) this.rings[this.classOf(lane)].push(lane);
       this.pump();
     });
   }
 
   private next(): Job | undefined {
-    for (let p = 0; p < 2; p++) {
-      const ring = this.rings[p];
+    for (let c = 0; c < this.rings.length; c++) {
+      const ring = this.rings[c];
       while (ring.length > 0) {
         const lane = ring.shift() as VerificationLane;
-        if (p === 0 && this.suspicious(lane)) {
-          this.rings[1].push(lane);
+        const now = this.classOf(lane);
+        if (now !== c) {
+          // The lane changed class since it queued (a success promotes it, a failure demotes it).
+          this.rings[now].push(lane);
+          if (now < c) return this.next();
           continue;
         }
         const job = lane.pending.shift();
@@ -136,11 +150,15 @@ export class OwnerSecrets {
       triesPerUsername: opts.triesPerUsername ?? 2,
       failuresPerRequest: opts.failuresPerRequest ?? 8,
       suspectFailures: opts.suspectFailures ?? 3,
+      failureDelayMs: opts.failureDelayMs ?? 250,
       failureWindowMs: opts.failureWindowMs ?? 60_000,
       cacheMax: opts.cacheMax ?? 10_000,
     };
     this.now = opts.now ?? Date.now;
-    this.gate = new FairGate(this.opts.concurrency, (lane) => lane.failures > 0 || [...lane.usernames].some((u) => this.underAttack(u)));
+    this.gate = new FairGate(this.opts.concurrency, (lane) => {
+      if (lane.successes > 0) return 0;
+      return lane.failures > 0 || [...lane.usernames].some((u) => this.underAttack(u)) ? 2 : 1;
+    });
   }
 
   newLane(): VerificationLane {
@@ -184,12 +202,17 @@ export class OwnerSecrets {
    * (and is not cached).
    */
   async matches(stored: string, username: string, password: string, digest: string, lane: VerificationLane): Promise<boolean> {
-    const known = this.cached(stored, digest);
-    if (known !== undefined) return known;
     const key = `${stored}\u0000${digest}`;
-    const running = this.inflight.get(key);
-    if (running) return running;
-    if (lane.failures >= this.opts.failuresPerRequest) return false;
+    for (;;) {
+      const known = this.cached(stored, digest);
+      if (known !== undefined) return known;
+      const running = this.inflight.get(key);
+      if (running) return running;
+      if (lane.failures >= this.opts.failuresPerRequest) return false;
+      // Running checks may still fail: wait for one to end rather than exceed the budget.
+      if (lane.failures + lane.running < this.opts.failuresPerRequest) break;
+      await new Promise<void>((r) => lane.waiters.push(r));
+    }
     let tried = lane.tried.get(username);
     if (!tried) lane.tried.set(username, (tried = new Set()));
     if (!tried.has(digest)) {
@@ -198,10 +221,16 @@ export class OwnerSecrets {
     }
     const check = this.check(stored, username, password, digest, lane);
     this.inflight.set(key, check);
+    lane.running++;
+    let ok = false;
     try {
-      return await check;
+      ok = await check;
+      return ok;
     } finally {
+      lane.running--;
       this.inflight.delete(key);
+      for (const wake of lane.waiters.splice(0)) wake();
+      if (!ok && this.underAttack(username)) await new Promise((r) => setTimeout(r, this.opts.failureDelayMs));
     }
   }
 
@@ -216,7 +245,8 @@ export class OwnerSecrets {
       ok = expected.length === actual.length && timingSafeEqual(expected, actual);
     }
     this.remember(stored, digest, ok);
-    if (!ok) {
+    if (ok) lane.successes++;
+    else {
       lane.failures++;
       this.failed(username);
     }

@@ -17,7 +17,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { type ResourceServer } from 'oidc-provider';
 
 export type AccountClaims = Record<string, unknown>;
 
@@ -90,9 +90,10 @@ function buildProvider(issuer: string, keys: JWK[], opts: Required<TestIssuerOpt
     // The test grant's extra claims (oidc-provider puts this function's answer into every token).
     extraTokenClaims: async (_ctx, token) => extras.get(token as object),
     cookies: { keys: ['test-cookie-key-not-secret'] },
+    ttl: { Grant: 3600, AccessToken: 600 },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
       userinfo: { enabled: true },
     },
   });
@@ -119,7 +120,8 @@ function buildProvider(issuer: string, keys: JWK[], opts: Required<TestIssuerOpt
         ...(p.format === 'opaque'
           ? {}
           : {
-              resourceServer: new ctx.oidc.provider.ResourceServer(audience, {
+              // The provider's own ResourceServer class (a runtime getter the type package omits).
+              resourceServer: new (ctx.oidc.provider as unknown as { ResourceServer: new (id: string, info: object) => ResourceServer }).ResourceServer(audience, {
                 audience,
                 scope,
                 accessTokenFormat: 'jwt',

@@ -38,28 +38,35 @@ export interface Caller {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/** Splits on `sep` outside single/double quotes; quote characters are kept. */
+const hasQuote = (s: string) => s.includes("'") || s.includes('"');
+
+/** Splits on `sep` outside single/double quotes; quote characters are kept. A blank last part is dropped. */
 function splitQuoted(line: string, sep: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inSingle = false;
-  let inDouble = false;
-  for (const ch of line) {
-    if (ch === "'" && !inDouble) inSingle = !inSingle;
-    else if (ch === '"' && !inSingle) inDouble = !inDouble;
-    else if (ch === sep && !inSingle && !inDouble) {
-      out.push(cur);
-      cur = '';
-      continue;
+  let out: string[];
+  if (!hasQuote(line)) out = line.split(sep);
+  else {
+    out = [];
+    let start = 0;
+    let inSingle = false;
+    let inDouble = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i];
+      if (ch === "'" && !inDouble) inSingle = !inSingle;
+      else if (ch === '"' && !inSingle) inDouble = !inDouble;
+      else if (ch === sep && !inSingle && !inDouble) {
+        out.push(line.slice(start, i));
+        start = i + 1;
+      }
     }
-    cur += ch;
+    out.push(line.slice(start));
   }
-  if (cur.trim() !== '') out.push(cur);
+  if (out.length > 0 && out[out.length - 1].trim() === '') out.pop();
   return out;
 }
 
 /** Removes the quote characters that delimit quoted runs (the other quote char stays as text). */
 function unquote(value: string): string {
+  if (!hasQuote(value)) return value;
   let out = '';
   let inSingle = false;
   let inDouble = false;

@@ -4,6 +4,10 @@
  * `wrk -t1 -c10 -d<N>s --latency` (one thread, 10 keep-alive connections) for
  *   - GET /version                         (no auth, no store access),
  *   - GET /infrastructures                 (the caller owns INFRAS infrastructures, as a user would),
+ *   - GET /infrastructures with token sign-in (an OIDC access token of the test OpenID provider,
+ *                                          test/helpers/oidc-provider.ts, owning as many; goal ≥ 0.9×
+ *                                          the user/password figure: the keys and the verified
+ *                                          token are cached),
  *   - GET /infrastructures/{id}/state      (auth, the record, its VM list, a refresh of the VM),
  * twice: with one process (LOCAL_WORKERS=1) and with npm start's default (one worker per CPU).
  * Same-run baseline: a bare single-process node:http server answering "ok" under the same load.
@@ -25,6 +29,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { startLocalProcess } from './local-process';
+import { startTestIssuer } from '../test/helpers/oidc-provider';
 
 const IM_VERSION_RPS = 4071;
 const IM_LIST_RPS = 608;
@@ -244,10 +249,15 @@ export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; 
   lines.push(`baseline  bare node:http "ok" (1 process)  ${fmt(baseline)}`);
   const cache = opts.env?.INF_CACHE_TIME;
   lines.push(`record cache: INF_CACHE_TIME=${cache === undefined ? 'unset (local default: unlimited)' : cache}`);
+  // Token sign-in: a real OpenID provider on loopback, a signed JWT access token (RS256).
+  const idp = await startTestIssuer({ accounts: { bench: { preferred_username: 'bench' } } });
+  const token = await idp.token({ account: 'bench', scope: 'openid profile', ttl: 3600, extra: { preferred_username: 'bench' } });
+  const TOKEN_AUTH = `type = InfrastructureManager; token = ${token}\\nid = one; type = Dummy`;
+  const oidcEnv = { OIDC_ISSUERS: idp.issuer, OIDC_AUDIENCE: 'im-api' };
 
   // One process, then npm start's default (one worker process per CPU).
   for (const workers of [1, undefined]) {
-    const local = await startLocalProcess({ ...(workers !== undefined ? { workers } : {}), env: { TABLE_NAME: 'im-bench', ...(opts.env ?? {}) } });
+    const local = await startLocalProcess({ ...(workers !== undefined ? { workers } : {}), env: { TABLE_NAME: 'im-bench', ...oidcEnv, ...(opts.env ?? {}) } });
     try {
       const base = local.restUrl;
       const uris: string[] = [];
@@ -256,28 +266,35 @@ export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; 
         const uri = (await created.text()).trim();
         if (created.status !== 200) throw new Error(`setup create failed: ${created.status} ${uri}`);
         uris.push(uri);
+        const byToken = await fetch(`${base}/infrastructures`, { method: 'POST', headers: { Authorization: TOKEN_AUTH, 'Content-Type': 'text/plain' }, body: RADL });
+        if (byToken.status !== 200) throw new Error(`setup create (token) failed: ${byToken.status} ${await byToken.text()}`);
+        await byToken.text();
       }
       const uri = uris[0];
       const auth = { Authorization: AUTH };
       const version = await load(`${base}/version`, lo);
       const list = await load(`${base}/infrastructures`, { ...lo, headers: auth });
+      const tokenList = await load(`${base}/infrastructures`, { ...lo, headers: { Authorization: TOKEN_AUTH } });
       const state = await load(`${uri}/state`, { ...lo, headers: auth });
       const label = workers === 1 ? 'LOCAL_WORKERS=1 (one process)' : `npm start default (${local.workers} worker processes)`;
       lines.push(`-- ${label}`);
       lines.push(`GET /version                              ${fmt(version)}`);
       lines.push(`GET /infrastructures (${String(infras).padStart(2)} owned)           ${fmt(list)}`);
+      lines.push(`GET /infrastructures (${String(infras).padStart(2)} owned, token)    ${fmt(tokenList)}`);
       lines.push(`GET /infrastructures/{id}/state           ${fmt(state)}`);
       lines.push(`/version:         ${ratio(version.rps, baseline.rps)} the bare server, ${ratio(version.rps, IM_VERSION_RPS)} the Python IM (4,071 req/s; goal ≥ ${GOAL}×)`);
       lines.push(
         `/infrastructures: ${ratio(list.rps, baseline.rps)} the bare server, ${ratio(list.rps, IM_LIST_RPS)} the Python IM (608 req/s; goal ≥ ${GOAL}×), p50 ${list.p50.toFixed(2)} ms vs ${IM_LIST_P50_MS} ms`,
       );
+      lines.push(`token sign-in:    ${ratio(tokenList.rps, list.rps)} the user/password /infrastructures (goal ≥ 0.9×), p50 ${tokenList.p50.toFixed(2)} ms vs ${list.p50.toFixed(2)} ms`);
       lines.push(`/state:           ${ratio(state.rps, baseline.rps)} the bare server, ${ratio(state.rps, IM_LIST_RPS)} the Python IM /infrastructures (608 req/s)`);
-      const errors = version.errors + list.errors + state.errors;
+      const errors = version.errors + list.errors + tokenList.errors + state.errors;
       if (errors > 0) lines.push(`WARNING: ${errors} non-2xx answers or socket errors (the figures above count them as requests)`);
     } finally {
       await local.stop();
     }
   }
+  await idp.stop();
   return { name: 'rest', lines };
 }
 

@@ -15,6 +15,7 @@ import { Observability } from './constructs/observability.ts';
 import { Orchestration, WORKFLOWS } from './constructs/orchestration.ts';
 import { Purge } from './constructs/purge.ts';
 import { Storage } from './constructs/storage.ts';
+import { OidcClientSecret } from './constructs/oidc.ts';
 
 export interface ImStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -34,6 +35,8 @@ export class ImStack extends Stack {
   readonly api: Api;
   readonly purge: Purge;
   readonly observability: Observability;
+  /** OIDC_CLIENT_SECRET (when OIDC_CLIENT_ID or oidcClientSecretArn is set). */
+  readonly oidcClientSecret?: OidcClientSecret;
   private readonly zones?: string[];
 
   constructor(scope: Construct, id: string, props: ImStackProps) {
@@ -51,6 +54,9 @@ export class ImStack extends Stack {
     const im = config.im;
 
     this.storage = new Storage(this, 'Storage', { tableName: config.tableName, removalPolicy });
+    if (im.OIDC_CLIENT_ID || config.oidcClientSecretArn) {
+      this.oidcClientSecret = new OidcClientSecret(this, 'OidcClientSecret', { secretArn: config.oidcClientSecretArn, removalPolicy });
+    }
 
     this.functions = new Functions(this, 'Functions', {
       storage: this.storage,
@@ -64,6 +70,7 @@ export class ImStack extends Stack {
       logRetention,
       removalPolicy,
       code: props.code,
+      oidcClientSecret: this.oidcClientSecret,
     });
 
     this.contextualization = new Contextualization(this, 'Contextualization', {
@@ -129,6 +136,9 @@ export class ImStack extends Stack {
     output('OpenApiUrl', this.api.restApi.urlForPath(OPENAPI_PATH), 'OpenAPI description of the REST API');
     output('TableName', this.storage.table.tableName, 'DynamoDB table');
     output('SecretKeyArn', this.storage.secretKey.secretArn, 'Secrets Manager secret with the credential-sealing key');
+    if (this.oidcClientSecret) {
+      output('OidcClientSecretArn', this.oidcClientSecret.secret.secretArn, 'Secrets Manager secret with OIDC_CLIENT_SECRET (put the client secret in it)');
+    }
     for (const w of WORKFLOWS) {
       output(`${w[0].toUpperCase()}${w.slice(1)}StateMachineArn`, this.orchestration.stateMachines[w].stateMachineArn, `${w} workflow`);
     }

@@ -1,53 +1,72 @@
 /**
- * Authorization data: parsing (auth.md §1-2, rest-api.md §2), identity validation (auth.md §4),
- * owner secrets (salted scrypt hashes) and the ownership rule (auth.md §7).
+ * Authorization data: parsing (auth.md §1-2, rest-api.md §2), identity validation (auth.md §4:
+ * USER_DB, OIDC tokens, admins), Vault expansion (§6) and the ownership rule (§7).
  *
- * Nothing here logs or returns a password: owners are stored as `scrypt$salt$hash`, and the
- * in-process caches that keep the hot path fast are keyed by sha256 digests.
+ * Nothing here logs or returns a password or a token: owners are stored as salted scrypt hashes
+ * ({@link OwnerSecrets}), tokens are checked by the {@link TokenVerifier} port. The caches that keep
+ * the hot path fast belong to the auth services of the entry point (Services.auth).
  */
-import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import type { AuthItem, Identity, InfraRecord, OwnerRecord, Services } from '#core/types';
 import { adminUsers, type Config } from '#core/config';
 import { ImError, errors } from '#core/errors';
+import type { OwnerSecrets, VerificationLane } from '#core/owner-secrets';
+import { OPENID_PREFIX, tokenIdentity } from '#core/oidc-identity';
+import { expandVaultItems } from '#core/vault-auth';
 
 export const IM_AUTH_TYPE = 'InfrastructureManager';
-const OPENID_PREFIX = '__OPENID__';
 const ID_RE = /^[A-Za-z_.][A-Za-z0-9_.-]*$/;
+/** Auth items one request may carry (IM has no cap; 200 items used to cost 200 scrypt runs). */
+export const MAX_AUTH_ITEMS = 100;
+/** InfrastructureManager items one request may carry (clients send one, sometimes two). */
+export const MAX_IM_ITEMS = 10;
 
 /** The caller of an operation after {@link authenticate}: its validated IM identities and every auth item. */
 export interface Caller {
   identities: Identity[];
-  /** All the items of the request (cloud items included), ids normalised. */
+  /** All the items of the request (cloud items included, Vault items replaced), ids normalised. */
   items: AuthItem[];
+  /** The owner-secret checker of the services that authenticated the caller. */
+  secrets: OwnerSecrets;
+  /** This request's verification budget and place in the scrypt queue. */
+  lane: VerificationLane;
+  /** Keyed digest of each identity's password (same order as `identities`). */
+  digests: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/** Splits on `sep` outside single/double quotes; quote characters are kept. */
+const hasQuote = (s: string) => s.includes("'") || s.includes('"');
+
+/** Splits on `sep` outside single/double quotes; quote characters are kept. A blank last part is dropped. */
 function splitQuoted(line: string, sep: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inSingle = false;
-  let inDouble = false;
-  for (const ch of line) {
-    if (ch === "'" && !inDouble) inSingle = !inSingle;
-    else if (ch === '"' && !inSingle) inDouble = !inDouble;
-    else if (ch === sep && !inSingle && !inDouble) {
-      out.push(cur);
-      cur = '';
-      continue;
+  let out: string[];
+  if (!hasQuote(line)) out = line.split(sep);
+  else {
+    out = [];
+    let start = 0;
+    let inSingle = false;
+    let inDouble = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i];
+      if (ch === "'" && !inDouble) inSingle = !inSingle;
+      else if (ch === '"' && !inSingle) inDouble = !inDouble;
+      else if (ch === sep && !inSingle && !inDouble) {
+        out.push(line.slice(start, i));
+        start = i + 1;
+      }
     }
-    cur += ch;
+    out.push(line.slice(start));
   }
-  if (cur.trim() !== '') out.push(cur);
+  if (out.length > 0 && out[out.length - 1].trim() === '') out.pop();
   return out;
 }
 
 /** Removes the quote characters that delimit quoted runs (the other quote char stays as text). */
 function unquote(value: string): string {
+  if (!hasQuote(value)) return value;
   let out = '';
   let inSingle = false;
   let inDouble = false;
@@ -114,6 +133,7 @@ export function parseAuthLines(lines: string[]): Record<string, string>[] {
  * in the list). Items without a `type` cannot be used for anything and are dropped.
  */
 export function normalizeAuthItems(raw: Record<string, string>[]): AuthItem[] {
+  if (raw.length > MAX_AUTH_ITEMS) throw new ImError('NO_AUTH_DATA', `Incorrect auth data: more than ${MAX_AUTH_ITEMS} auth items`);
   const out: AuthItem[] = [];
   raw.forEach((item, index) => {
     if (item.id !== undefined && !ID_RE.test(item.id)) {
@@ -142,14 +162,6 @@ export function authItemsFromObjects(objs: unknown[]): AuthItem[] {
   );
 }
 
-function decodeJwtPayload(token: string): Record<string, unknown> {
-  const part = token.split('.')[1];
-  if (!part) throw new Error('the token is not a JWT');
-  const payload: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  if (!isStringMap(payload)) throw new Error('the token payload is not a JSON object');
-  return payload;
-}
-
 /**
  * The REST `Authorization` header (rest-api.md §2): `\\n` = newline inside a value, `\n` = line
  * separator, single-line JSON array accepted, `Bearer <token>` honoured only with VAULT_URL.
@@ -159,19 +171,8 @@ export function parseAuthHeader(header: string | undefined, config: Pick<Config,
   if (config.VAULT_URL && header.startsWith('Bearer ')) {
     const token = header.slice(7).trim();
     const vault: Record<string, string> = { type: 'Vault', host: config.VAULT_URL, token };
-    if (config.VAULT_PATH) {
-      let path = config.VAULT_PATH;
-      if (path.includes('#USER_SUB#')) {
-        let sub: unknown;
-        try {
-          sub = decodeJwtPayload(token).sub;
-        } catch (e) {
-          throw errors.badRequest(`Error trying to decode OIDC auth token: ${(e as Error).message}`);
-        }
-        path = path.replaceAll('#USER_SUB#', String(sub ?? ''));
-      }
-      vault.path = path;
-    }
+    // `#USER_SUB#` stays: Vault expansion replaces it with the token's verified subject.
+    if (config.VAULT_PATH) vault.path = config.VAULT_PATH;
     if (config.VAULT_MOUNT_POINT) vault.mount_point = config.VAULT_MOUNT_POINT;
     if (config.VAULT_ROLE) vault.role = config.VAULT_ROLE;
     return normalizeAuthItems([{ type: IM_AUTH_TYPE, token }, vault]);
@@ -181,184 +182,13 @@ export function parseAuthHeader(header: string | undefined, config: Pick<Config,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Password hashes (owner secrets) with per-process caches
-// ---------------------------------------------------------------------------------------------
-
-const SCRYPT_KEYLEN = 32;
-const SCRYPT_OPTS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
-const CACHE_MAX = 10_000;
-
-function scrypt(password: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCb(password, salt, SCRYPT_KEYLEN, SCRYPT_OPTS, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
-
-const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex');
-
-/** (username, password) digest → the hash made for it in this process (reused: scrypt is slow). */
-const hashCache = new Map<string, string>();
-/**
- * Verification results: stored hash → password digest ({@link passwordDigest}) → result. Two levels,
- * so that checking one caller against many records (listings) digests the password once.
- */
-const verifyCache = new Map<string, Map<string, boolean>>();
-const VERIFY_PER_HASH_MAX = 16;
-
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  if (map.size >= CACHE_MAX) map.delete(map.keys().next().value as string);
-  map.set(key, value);
-}
-
-/** Per-process random key of the password digests: no plain sha256 of a password is kept. */
-const DIGEST_KEY = randomBytes(32);
-
-/** The keyed digest of a password that the verification cache is keyed by. */
-function passwordDigest(password: string): string {
-  return createHmac('sha256', DIGEST_KEY).update(password).digest('hex');
-}
-
-/** Digests of the identities of a request (an identity is checked against every record of a listing). */
-const identityDigests = new WeakMap<Identity, string>();
-
-function identityDigest(identity: Identity): string {
-  let d = identityDigests.get(identity);
-  if (d === undefined) {
-    d = passwordDigest(identity.password);
-    identityDigests.set(identity, d);
-  }
-  return d;
-}
-
-function cachedVerification(stored: string, digest: string): boolean | undefined {
-  return verifyCache.get(stored)?.get(digest);
-}
-
-function rememberVerification(stored: string, digest: string, ok: boolean): void {
-  let byPassword = verifyCache.get(stored);
-  if (!byPassword) {
-    byPassword = new Map();
-    remember(verifyCache, stored, byPassword);
-  }
-  if (byPassword.size >= VERIFY_PER_HASH_MAX) byPassword.delete(byPassword.keys().next().value as string);
-  byPassword.set(digest, ok);
-}
-
-/** `ownerKey` = sha256 hex of the username (feeds the owner index). */
-export function ownerKey(username: string): string {
-  return createHash('sha256').update(username).digest('hex');
-}
-
-/** A new salted hash `scrypt$<salt b64>$<hash b64>`. */
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt);
-  const hash = `scrypt$${salt.toString('base64')}$${key.toString('base64')}`;
-  rememberVerification(hash, passwordDigest(password), true);
-  return hash;
-}
-
-async function verifyDigested(password: string, digest: string, stored: string): Promise<boolean> {
-  const cached = cachedVerification(stored, digest);
-  if (cached !== undefined) return cached;
-  const [scheme, saltB64, hashB64] = stored.split('$');
-  let ok = false;
-  if (scheme === 'scrypt' && saltB64 && hashB64) {
-    const expected = Buffer.from(hashB64, 'base64');
-    const actual = await scrypt(password, Buffer.from(saltB64, 'base64'));
-    ok = expected.length === actual.length && timingSafeEqual(expected, actual);
-  }
-  rememberVerification(stored, digest, ok);
-  return ok;
-}
-
-/** Constant-time check of a password against a stored hash (cached per process). */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  return verifyDigested(password, passwordDigest(password), stored);
-}
-
-/** The owner record of an identity (the hash is reused for the same pair within the process). */
-export async function ownerRecord(identity: Identity): Promise<OwnerRecord> {
-  const key = sha256(identity.username, identity.password);
-  let passwordHash = hashCache.get(key);
-  if (!passwordHash) {
-    passwordHash = await hashPassword(identity.password);
-    remember(hashCache, key, passwordHash);
-  }
-  return { username: identity.username, passwordHash, usedToken: identity.usedToken };
-}
-
-export async function ownerRecords(caller: Caller): Promise<OwnerRecord[]> {
-  return Promise.all(caller.identities.map(ownerRecord));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Identity validation (check_auth_data)
 // ---------------------------------------------------------------------------------------------
 
 const invalidUser = (message: string) => new ImError('INVALID_CREDENTIALS', message);
 
-interface UserDbCache {
-  path: string;
-  checkedAt: number;
-  mtimeMs: number;
-  users: { username: string; password: string }[] | undefined;
-}
-let userDb: UserDbCache | undefined;
-const USER_DB_RECHECK_MS = 1000;
-
-/** USER_DB users; undefined when the file is missing/unreadable/invalid (then everybody is rejected). */
-async function loadUserDb(path: string): Promise<{ username: string; password: string }[] | undefined> {
-  const now = Date.now();
-  if (userDb && userDb.path === path && now - userDb.checkedAt < USER_DB_RECHECK_MS) return userDb.users;
-  let mtimeMs = -1;
-  try {
-    mtimeMs = (await stat(path)).mtimeMs;
-  } catch {
-    userDb = { path, checkedAt: now, mtimeMs, users: undefined };
-    return undefined;
-  }
-  if (userDb && userDb.path === path && userDb.mtimeMs === mtimeMs) {
-    userDb.checkedAt = now;
-    return userDb.users;
-  }
-  let users: { username: string; password: string }[] | undefined;
-  try {
-    const data: unknown = JSON.parse(await readFile(path, 'utf8'));
-    const list = isStringMap(data) ? data.users : undefined;
-    if (Array.isArray(list)) {
-      users = list.filter(isStringMap).map((u) => ({ username: String(u.username ?? ''), password: String(u.password ?? '') }));
-    }
-  } catch {
-    users = undefined;
-  }
-  userDb = { path, checkedAt: now, mtimeMs, users };
-  return users;
-}
-
-/** For tests: forget the cached USER_DB. */
-export function resetAuthCaches(): void {
-  userDb = undefined;
-  hashCache.clear();
-  verifyCache.clear();
-}
-
-async function checkTokenIdentity(config: Config, token: string): Promise<Identity> {
-  let claims: Record<string, unknown>;
-  try {
-    claims = decodeJwtPayload(token);
-  } catch (e) {
-    throw errors.badRequest(`Error trying to decode OIDC auth token: ${(e as Error).message}`);
-  }
-  if (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now()) {
-    throw errors.invalidCredentials('OIDC auth Token expired.');
-  }
-  if (config.OIDC_ISSUERS.length > 0 && !config.OIDC_ISSUERS.includes(String(claims.iss ?? ''))) {
-    throw errors.invalidCredentials('Issuer not accepted.');
-  }
-  // OIDC token validation (introspection / userinfo, auth.md §5) is not implemented yet: refuse clearly.
-  throw errors.invalidCredentials('OIDC access tokens are not supported by this server yet.');
-}
+/** What {@link authenticate} needs of the services. */
+export type AuthDeps = Pick<Services, 'config' | 'auth' | 'logger'>;
 
 function isAdmin(config: Config, username: string, password: string, usedToken: boolean): boolean {
   return adminUsers(config).some(
@@ -366,52 +196,121 @@ function isAdmin(config: Config, username: string, password: string, usedToken: 
   );
 }
 
-async function checkImItem(config: Config, item: AuthItem): Promise<Identity> {
+interface CheckedItem {
+  identity: Identity;
+  /** For token items: the token and its verified subject (Vault's `#USER_SUB#`). */
+  token?: { value: string; subject: string };
+}
+
+async function checkImItem(deps: AuthDeps, item: AuthItem): Promise<CheckedItem> {
+  const { config } = deps;
   if (config.FORCE_OIDC_AUTH && !item.token) throw invalidUser('No token provided for the InfrastructureManager.');
-  if (item.token) return checkTokenIdentity(config, item.token);
+  if (item.token) {
+    const t = await tokenIdentity(config, deps.auth.tokens, item.token);
+    const { username, password } = t.identity;
+    return {
+      identity: { ...t.identity, admin: t.identity.admin || isAdmin(config, username, password, true) },
+      token: { value: item.token, subject: t.subject },
+    };
+  }
   if (item.username === undefined) throw invalidUser('No username nor token for the InfrastructureManager.');
   const username = item.username;
   if (username.startsWith(OPENID_PREFIX)) throw invalidUser('Invalid username used for the InfrastructureManager.');
   if (item.password === undefined) throw errors.invalidCredentials();
   const password = item.password;
   if (config.USER_DB) {
-    const users = await loadUserDb(config.USER_DB);
+    const users = await deps.auth.userDb.users(config.USER_DB);
     if (!users?.some((u) => u.username === username && u.password === password)) throw errors.invalidCredentials();
   }
-  return { username, password, usedToken: false, admin: isAdmin(config, username, password, false) };
+  return { identity: { username, password, usedToken: false, admin: isAdmin(config, username, password, false) } };
+}
+
+export interface AuthenticateOptions {
+  /** Validate the identities only (no Vault expansion): ChangeInfrastructureAuth's new owners. */
+  identityOnly?: boolean;
 }
 
 /**
- * check_auth_data: validates every InfrastructureManager item. Identity failures are
- * INVALID_CREDENTIALS (REST: 401 on list/create/import/clouds, 400 elsewhere).
+ * check_auth_data: validates every InfrastructureManager item, then replaces the Vault items by
+ * the cloud items they hold. Identity failures are INVALID_CREDENTIALS (REST: 401 on
+ * list/create/import/clouds, 400 elsewhere).
  */
-export async function authenticate(services: Pick<Services, 'config'>, items: AuthItem[]): Promise<Caller> {
+export async function authenticate(deps: AuthDeps, items: AuthItem[], opts: AuthenticateOptions = {}): Promise<Caller> {
   const imItems = items.filter((i) => i.type === IM_AUTH_TYPE);
   if (imItems.length === 0) throw invalidUser('No credentials provided for the InfrastructureManager.');
+  if (imItems.length > MAX_IM_ITEMS) {
+    throw errors.invalidCredentials(`Too many InfrastructureManager items (at most ${MAX_IM_ITEMS}).`);
+  }
   const identities: Identity[] = [];
-  for (const item of imItems) identities.push(await checkImItem(services.config, item));
-  return { identities, items };
+  const seen = new Map<string, Identity>();
+  const subjects = new Map<string, string>();
+  for (const item of imItems) {
+    const { identity, token } = await checkImItem(deps, item);
+    if (token) subjects.set(token.value, token.subject);
+    // The same identity twice is checked once (and an admin flag of either copy counts).
+    const key = JSON.stringify([identity.username, identity.password, identity.usedToken]);
+    const prev = seen.get(key);
+    if (prev) prev.admin ||= identity.admin;
+    else {
+      seen.set(key, identity);
+      identities.push(identity);
+    }
+  }
+  let all = items;
+  if (!opts.identityOnly && items.some((i) => i.type === 'Vault')) {
+    all = normalizeAuthItems(await expandVaultItems({ vault: deps.auth.vault, logger: deps.logger }, items, subjects));
+  }
+  const secrets = deps.auth.owners;
+  return { identities, items: all, secrets, lane: secrets.newLane(), digests: identities.map((i) => secrets.digest(i.password)) };
 }
 
 export function callerIsAdmin(caller: Caller): boolean {
   return caller.identities.some((i) => i.admin);
 }
 
+/** The caller's OIDC access token (its first token item), for the work that needs it (TOSCA, OpenStack). */
+export function callerAccessToken(items: AuthItem[]): string | undefined {
+  return items.find((i) => i.type === IM_AUTH_TYPE && i.token)?.token;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Owners and the ownership rule (auth.md §7)
+// ---------------------------------------------------------------------------------------------
+
+/** `ownerKey` = sha256 hex of the username (feeds the owner index). */
+export function ownerKey(username: string): string {
+  return createHash('sha256').update(username).digest('hex');
+}
+
+/** The owner records of the caller's identities (salted hashes, reused within the entry point). */
+export async function ownerRecords(caller: Caller): Promise<OwnerRecord[]> {
+  return Promise.all(caller.identities.map((i) => caller.secrets.ownerRecord(i, caller.lane)));
+}
+
+/** The (identity, owner) pairs that can match: same username, and a token owner needs a token. */
+function candidates(inf: Pick<InfraRecord, 'owners'>, caller: Caller): [number, OwnerRecord][] {
+  const out: [number, OwnerRecord][] = [];
+  caller.identities.forEach((id, i) => {
+    for (const owner of inf.owners) {
+      if (owner.username !== id.username) continue;
+      if (owner.usedToken && !id.usedToken) continue;
+      out.push([i, owner]);
+    }
+  });
+  return out;
+}
+
 /**
- * The ownership rule decided from this process's verification cache alone: true / false, or
- * undefined when some password still has to be checked (scrypt) — then use {@link isAuthorized}.
+ * The ownership rule decided from the verification cache alone: true / false, or undefined when
+ * some password still has to be checked (scrypt) — then use {@link isAuthorized}.
  */
 export function isAuthorizedCached(inf: Pick<InfraRecord, 'owners'>, caller: Caller): boolean | undefined {
   if (callerIsAdmin(caller)) return true;
   let unknown = false;
-  for (const id of caller.identities) {
-    for (const owner of inf.owners) {
-      if (owner.username !== id.username) continue;
-      if (owner.usedToken && !id.usedToken) continue;
-      const ok = cachedVerification(owner.passwordHash, identityDigest(id));
-      if (ok === true) return true;
-      if (ok === undefined) unknown = true;
-    }
+  for (const [i, owner] of candidates(inf, caller)) {
+    const ok = caller.secrets.cached(owner.passwordHash, caller.digests[i]);
+    if (ok === true) return true;
+    if (ok === undefined) unknown = true;
   }
   return unknown ? undefined : false;
 }
@@ -420,12 +319,9 @@ export function isAuthorizedCached(inf: Pick<InfraRecord, 'owners'>, caller: Cal
 export async function isAuthorized(inf: Pick<InfraRecord, 'owners'>, caller: Caller): Promise<boolean> {
   const known = isAuthorizedCached(inf, caller);
   if (known !== undefined) return known;
-  for (const id of caller.identities) {
-    for (const owner of inf.owners) {
-      if (owner.username !== id.username) continue;
-      if (owner.usedToken && !id.usedToken) continue;
-      if (await verifyDigested(id.password, identityDigest(id), owner.passwordHash)) return true;
-    }
+  for (const [i, owner] of candidates(inf, caller)) {
+    const id = caller.identities[i];
+    if (await caller.secrets.matches(owner.passwordHash, id.username, id.password, caller.digests[i], caller.lane)) return true;
   }
   return false;
 }

@@ -101,6 +101,12 @@ export const configSchema = z.object({
   OIDC_SCOPES: list.default([]),
   OIDC_GROUPS: list.default([]),
   OIDC_GROUPS_CLAIM: z.string().default('groups'),
+  /**
+   * Least seconds between two fetches of an issuer's keys caused by tokens naming a key it lacks
+   * (a key rotation is picked up after at most this long; a flood of unknown key ids costs the
+   * issuer one request per period). Not an IM option.
+   */
+  OIDC_JWKS_COOLDOWN: num(0).default(10),
   FORCE_OIDC_AUTH: bool.default(false),
   VERIFI_SSL: bool.default(false),
   SSH_REVERSE_TUNNELS: bool.default(true),

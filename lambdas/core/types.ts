@@ -9,6 +9,7 @@
  */
 import type { Radl, System } from '#radl/index';
 import type { Config } from '#core/config';
+import type { AuthServices } from '#core/auth-ports';
 
 // ---------------------------------------------------------------------------------------------
 // Auth
@@ -397,6 +398,8 @@ export interface Services {
   logger: Logger;
   /** Encrypts / decrypts the stored cloud auth (AES-256-GCM with the service key). */
   secrets: SecretBox;
+  /** Sign-in: OIDC token verification, Vault, USER_DB, owner password checks (lambdas/core/auth-ports.ts). */
+  auth: AuthServices;
   now(): number;
 }
 

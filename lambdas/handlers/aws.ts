@@ -10,7 +10,9 @@
  *    STATE_MACHINE_ARN_PREFIX + workflow name;
  *  - secrets: the AES-256-GCM box keyed by SECRET_KEY, or when unset by the Secrets Manager secret
  *    SECRET_KEY_ARN (GetSecretValue with the function's role);
- *  - connectors: the built-in registry with the config and logger; logger: JSON lines at LOG_LEVEL.
+ *  - connectors: the built-in registry with the config and logger; logger: JSON lines at LOG_LEVEL;
+ *  - auth: OIDC verifier, Vault client, owner-secret checker (#adapters/auth-services), with
+ *    OIDC_CLIENT_SECRET from the Secrets Manager secret OIDC_CLIENT_SECRET_ARN when it is unset.
  *
  * Local mode has its own composition root (lambdas/local/local-mode.ts) and calls the same factories.
  */
@@ -26,6 +28,7 @@ import { DynamoInfrastructureStore, storeClient } from '#store/dynamodb/index';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { createSfnOrchestrator } from '#orchestration/sfn-orchestrator';
 import { createConnectorRegistry } from '#connectors/registry';
+import { createAuthServices } from '#adapters/auth-services';
 
 export const WORKFLOW_NAMES: WorkflowName[] = ['launch', 'destroy', 'remove', 'stop', 'start', 'contextualize'];
 
@@ -58,15 +61,26 @@ export function workflowArns(env: Env, config: Pick<Config, 'STATE_MACHINE_ARN_P
   return out;
 }
 
+/** A Secrets Manager secret's string (GetSecretValue with the function's role). */
+async function secretString(config: Config, arn: string, what: string, client?: SecretsManagerClient): Promise<string> {
+  const sm = client ?? new SecretsManagerClient({ region: config.AWS_REGION });
+  const out = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
+  const secret = out.SecretString?.trim();
+  if (!secret) throw new ConfigError(`The ${what} secret has no SecretString`);
+  return secret;
+}
+
 /** SECRET_KEY, else the Secrets Manager secret SECRET_KEY_ARN. */
 export async function secretKey(config: Config, env: Env, client?: SecretsManagerClient): Promise<string> {
   if (config.SECRET_KEY) return config.SECRET_KEY;
   if (!env.SECRET_KEY_ARN) throw new ConfigError('SECRET_KEY (or SECRET_KEY_ARN) must be set');
-  const sm = client ?? new SecretsManagerClient({ region: config.AWS_REGION });
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: env.SECRET_KEY_ARN }));
-  const secret = out.SecretString?.trim();
-  if (!secret) throw new ConfigError('The SECRET_KEY secret has no SecretString');
-  return secret;
+  return secretString(config, env.SECRET_KEY_ARN, 'SECRET_KEY', client);
+}
+
+/** OIDC_CLIENT_SECRET, or when unset the secret OIDC_CLIENT_SECRET_ARN (given to the API functions only). */
+async function oidcClientSecret(config: Config, env: Env): Promise<{ oidcClientSecret?: string }> {
+  if (config.OIDC_CLIENT_SECRET || !env.OIDC_CLIENT_SECRET_ARN) return {};
+  return { oidcClientSecret: await secretString(config, env.OIDC_CLIENT_SECRET_ARN, 'OIDC_CLIENT_SECRET') };
 }
 
 /** Builds the services of this container from the environment. */
@@ -80,7 +94,8 @@ export async function buildAwsServices(env: Env = process.env): Promise<Services
   const store = maxAgeMs > 0 ? new CachedInfrastructureStore(dynamoStore, { maxAgeMs }) : dynamoStore;
   const orchestrator = createSfnOrchestrator({ client: new SFNClient({ region: config.AWS_REGION }), arns: workflowArns(env, config) });
   const secrets = createSecretBox(await secretKey(config, env));
-  return { config, store, connectors: createConnectorRegistry({ config, logger }), orchestrator, logger, secrets, now: Date.now };
+  const auth = createAuthServices({ config, ...(await oidcClientSecret(config, env)) });
+  return { config, store, connectors: createConnectorRegistry({ config, logger }), orchestrator, logger, secrets, auth, now: Date.now };
 }
 
 let services: Promise<Services> | undefined;

@@ -24,6 +24,7 @@ import { loadConfig, type Config } from '#core/config';
 import { createLogger, type LogLevel } from '#core/logger';
 import { createSecretBox, generateSecretKey } from '#core/secrets';
 import { createConnectorRegistry } from '#connectors/registry';
+import { createAuthServices } from '#adapters/auth-services';
 import { DynamoExecutionJournal, DynamoInfrastructureStore, createTable, storeClient } from '#store/dynamodb/index';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { THROUGHPUT_JVM_OPTIONS, startDynamoLocal, type DynamoLocalInstance, type Isolation } from '#local/dynamodb-local';
@@ -185,6 +186,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
       orchestrator,
       logger,
       secrets: createSecretBox(localSecretKey(config, dataDir)),
+      auth: createAuthServices({ config }),
       now: Date.now,
     };
     stops.push(() => withTimeout(orchestrator.idle(), 5000).then(() => undefined));

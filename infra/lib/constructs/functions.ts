@@ -21,6 +21,7 @@ import {
 } from '../bundling.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import type { Storage } from './storage.ts';
+import type { OidcClientSecret } from './oidc.ts';
 
 /**
  * `bundle`: NodejsFunction with esbuild (what is deployed). `stub`: a one-line inline function,
@@ -113,6 +114,8 @@ export interface FunctionsProps {
   readonly removalPolicy: RemovalPolicy;
   /** @default 'bundle' */
   readonly code?: FunctionCode;
+  /** OIDC_CLIENT_SECRET in Secrets Manager: the API functions get its ARN and read access, nothing else does. */
+  readonly oidcClientSecret?: OidcClientSecret;
 }
 
 /** The functions behind the APIs and the state machines (the purge function lives in Purge). */
@@ -139,16 +142,20 @@ export class Functions extends Construct {
     };
     // API Gateway gives up after 29 s; the API functions stop at the same time.
     const apiTimeout = Duration.seconds(API_GATEWAY_TIMEOUT_SECONDS);
+    // Only the API functions sign users in (the tasks function works on ids).
+    const api = props.oidcClientSecret
+      ? { ...shared, environment: { ...environment, OIDC_CLIENT_SECRET_ARN: props.oidcClientSecret.secret.secretArn } }
+      : shared;
 
     this.rest = new HandlerFunction(this, 'Rest', {
-      ...shared,
+      ...api,
       handler: 'rest',
       description: 'IM REST API',
       memorySize: 1024,
       timeout: apiTimeout,
     });
     this.xmlrpc = new HandlerFunction(this, 'XmlRpc', {
-      ...shared,
+      ...api,
       handler: 'xmlrpc',
       description: 'IM XML-RPC API',
       memorySize: 1024,
@@ -166,6 +173,7 @@ export class Functions extends Construct {
       props.storage.grantReadWrite(fn.role);
       props.storage.grantSecretKeyRead(fn.role);
     }
+    for (const fn of [this.rest, this.xmlrpc]) props.oidcClientSecret?.grantRead(fn.role);
   }
 
   get all(): HandlerFunction[] {

@@ -19,7 +19,7 @@ export async function changeInfrastructureAuth(
   await callerAndInfra(services, auth, infId);
   let newCaller: Caller;
   try {
-    newCaller = await authenticate(services, newAuth);
+    newCaller = await authenticate(services, newAuth, { identityOnly: true });
   } catch (err) {
     const e = toImError(err);
     if (e.code === 'INTERNAL') throw err;

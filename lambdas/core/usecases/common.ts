@@ -7,7 +7,7 @@ import { ImError, errors } from '#core/errors';
 import { VersionConflictError, type AuthItem, type InfraRecord, type Services, type VmRecord } from '#core/types';
 import { mutateInfrastructure } from '#core/mutate';
 import { authenticate, isAuthorized, type Caller } from '#core/auth';
-import { cloudItems, openCloudAuth, sealCloudAuth } from '#core/cloud-auth';
+import { currentCloudAuth, sealCloudAuth } from '#core/cloud-auth';
 import { Radl, checkRadl, parseRadl, parseRadlJson, type System } from '#radl/index';
 
 /** A RADL document as received: RADL text, RADL-JSON text, or TOSCA YAML. */
@@ -167,23 +167,17 @@ export function vmSystem(vm: Pick<VmRecord, 'info' | 'systemName'>): System {
 
 /**
  * Cloud items to use for work on this infrastructure: the stored (sealed) ones, with the
- * caller's items of the same id taking precedence and new ids added.
+ * caller's items of the same id taking precedence and new ids added (stored items that carried the
+ * previous caller's OIDC token carry this caller's).
  */
 export function effectiveCloudItems(services: Services, inf: Pick<InfraRecord, 'cloudAuth'>, caller: Caller): AuthItem[] {
-  const stored = openCloudAuth(services, inf);
-  const fresh = cloudItems(caller.items);
-  const ids = new Set(fresh.map((i) => i.id));
-  return [...fresh, ...stored.filter((i) => !ids.has(i.id))];
+  return currentCloudAuth(services, inf, caller.items).items;
 }
 
-/** The new sealed cloud auth if the caller brought new or changed cloud items, else undefined. */
+/** The new sealed cloud auth if the caller brought new or changed cloud items or a new token, else undefined. */
 export function refreshedCloudAuth(services: Services, inf: Pick<InfraRecord, 'cloudAuth'>, caller: Caller): string | undefined {
-  const fresh = cloudItems(caller.items);
-  if (fresh.length === 0) return undefined;
-  const stored = openCloudAuth(services, inf);
-  const byId = new Map(stored.map((i) => [i.id, JSON.stringify(i)]));
-  if (fresh.every((i) => byId.get(i.id) === JSON.stringify(i))) return undefined;
-  return sealCloudAuth(services, effectiveCloudItems(services, inf, caller));
+  const current = currentCloudAuth(services, inf, caller.items);
+  return current.changed ? sealCloudAuth(services, current.items, current.token) : undefined;
 }
 
 /** The auth item of a VM's cloud; 400 `No auth data for cloud with ID: X` when absent. */

@@ -11,6 +11,7 @@ import { handleRestRequest } from '#api/rest/router';
 import { ROUTES } from '#api/rest/routes';
 import type { RestRequest } from '#api/rest/types';
 import { workflowArns } from '#handlers/aws';
+import { createAuthServices } from '#adapters/auth-services';
 
 const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
 
@@ -23,6 +24,7 @@ function services(env: Record<string, string> = {}, store: Partial<Infrastructur
     orchestrator: { start: async () => 'x', wait: async () => 'SUCCEEDED' },
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     secrets: { seal: (s) => s, open: (s) => s },
+    auth: createAuthServices({ config: loadConfig(env) }),
     now: Date.now,
   };
 }

@@ -1,25 +1,20 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '#core/config';
 import { ImError } from '#core/errors';
 import type { AuthItem, InfraRecord } from '#core/types';
-import {
-  authenticate,
-  hashPassword,
-  isAuthorized,
-  ownerKey,
-  ownerRecord,
-  parseAuthHeader,
-  parseAuthLine,
-  parseAuthText,
-  resetAuthCaches,
-  verifyPassword,
-} from '#core/auth';
+import { authenticate, isAuthorized, MAX_AUTH_ITEMS, MAX_IM_ITEMS, ownerKey, parseAuthHeader, parseAuthLine, parseAuthText, type Caller } from '#core/auth';
+import { OwnerSecrets } from '#core/owner-secrets';
+import { createAuthServices } from '#adapters/auth-services';
 
 const cfg = (env: Record<string, string> = {}): Config => loadConfig(env);
-const svc = (env: Record<string, string> = {}) => ({ config: cfg(env) });
+const logger = { debug() {}, info() {}, warn() {}, error() {} };
+const svc = (env: Record<string, string> = {}) => {
+  const config = cfg(env);
+  return { config, logger, auth: createAuthServices({ config }) };
+};
 
 async function failure(p: Promise<unknown>): Promise<ImError> {
   try {
@@ -35,8 +30,6 @@ function jwt(payload: Record<string, unknown>): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${b64({ alg: 'none' })}.${b64(payload)}.sig`;
 }
-
-afterEach(() => resetAuthCaches());
 
 describe('auth line parsing (auth.md §2)', () => {
   it('splits key = value pairs and trims', () => {
@@ -125,7 +118,8 @@ describe('Authorization header (rest-api.md §2)', () => {
     const token = jwt({ sub: 'user-sub', iss: 'https://iss' });
     const items = parseAuthHeader(`Bearer ${token}`, cfg({ VAULT_URL: 'https://vault', VAULT_PATH: 'secrets/#USER_SUB#', VAULT_ROLE: 'r' }));
     expect(items[0]).toMatchObject({ type: 'InfrastructureManager', token });
-    expect(items[1]).toMatchObject({ type: 'Vault', host: 'https://vault', token, path: 'secrets/user-sub', role: 'r' });
+    // The subject is put in the path once the token is verified (core/vault-auth.ts).
+    expect(items[1]).toMatchObject({ type: 'Vault', host: 'https://vault', token, path: 'secrets/#USER_SUB#', role: 'r' });
   });
 });
 
@@ -160,16 +154,19 @@ describe('identity validation (auth.md §4)', () => {
     );
   });
 
-  it('tokens fail cleanly: undecodable → 400, expired / unsupported → 401', async () => {
+  it('tokens fail cleanly without any issuer contacted: undecodable → 400, expired / foreign issuer → 401', async () => {
     const bad = await failure(authenticate(svc(), [im({ token: 'not-a-jwt' })]));
     expect(bad.code).toBe('BAD_REQUEST');
     expect(bad.message).toMatch(/^Error trying to decode OIDC auth token: /);
     const expired = await failure(authenticate(svc(), [im({ token: jwt({ exp: 1, iss: 'i', sub: 's' }) })]));
     expect(expired.message).toBe('Invalid InfrastructureManager credentials. OIDC auth Token expired.');
-    const issuer = await failure(authenticate(svc({ OIDC_ISSUERS: 'https://good' }), [im({ token: jwt({ iss: 'https://bad', sub: 's' }) })]));
+    const issuer = await failure(authenticate(svc({ OIDC_ISSUERS: 'https://good' }), [im({ token: jwt({ iss: 'https://bad', sub: 's', exp: 4e9 }) })]));
     expect(issuer.message).toBe('Invalid InfrastructureManager credentials. Issuer not accepted.');
-    const unsupported = await failure(authenticate(svc(), [im({ token: jwt({ iss: 'https://good', sub: 's' }) })]));
-    expect(unsupported.code).toBe('INVALID_CREDENTIALS');
+    // No OIDC_ISSUERS: no issuer is accepted (and none is ever contacted).
+    const none = await failure(authenticate(svc(), [im({ token: jwt({ iss: 'https://good', sub: 's', exp: 4e9 }) })]));
+    expect(none.message).toBe('Invalid InfrastructureManager credentials. Issuer not accepted.');
+    const noExp = await failure(authenticate(svc(), [im({ token: jwt({ iss: 'https://good', sub: 's' }) })]));
+    expect(noExp.message).toBe('Invalid InfrastructureManager credentials. OIDC auth Error getting token info.');
   });
 
   it('USER_DB: listed pairs only; unreadable file rejects everybody', async () => {
@@ -181,7 +178,6 @@ describe('identity validation (auth.md §4)', () => {
     expect((await failure(authenticate(svc(env), [im({ username: 'alice', password: 'nope' })]))).message).toBe(
       'Invalid InfrastructureManager credentials',
     );
-    resetAuthCaches();
     const e = await failure(authenticate(svc({ USER_DB: join(dir, 'missing.json') }), [im({ username: 'alice', password: 'secret' })]));
     expect(e.code).toBe('INVALID_CREDENTIALS');
   });
@@ -197,13 +193,14 @@ describe('identity validation (auth.md §4)', () => {
 
 describe('owner secrets and ownership (auth.md §7)', () => {
   it('hashes with scrypt and verifies in constant time', async () => {
-    const h = await hashPassword('p4ss');
+    const h = await new OwnerSecrets().hash('p4ss');
     expect(h).toMatch(/^scrypt\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     expect(h).not.toContain('p4ss');
-    resetAuthCaches();
-    expect(await verifyPassword('p4ss', h)).toBe(true);
-    expect(await verifyPassword('p4sS', h)).toBe(false);
-    expect(await verifyPassword('p4ss', 'garbage')).toBe(false);
+    const fresh = new OwnerSecrets();
+    const check = (pw: string, stored: string) => fresh.matches(stored, 'u', pw, fresh.digest(pw), fresh.newLane());
+    expect(await check('p4ss', h)).toBe(true);
+    expect(await check('p4sS', h)).toBe(false);
+    expect(await check('p4ss', 'garbage')).toBe(false);
   });
 
   it('ownerKey is the sha256 hex of the username', () => {
@@ -211,11 +208,15 @@ describe('owner secrets and ownership (auth.md §7)', () => {
   });
 
   it('owner + password (+ token rule); admins see all', async () => {
-    const owner = await ownerRecord({ username: 'u', password: 'p', usedToken: false, admin: false });
+    const secrets = new OwnerSecrets();
+    const owner = await secrets.ownerRecord({ username: 'u', password: 'p', usedToken: false, admin: false });
     const inf: Pick<InfraRecord, 'owners'> = { owners: [owner] };
-    const caller = (username: string, password: string, admin = false, usedToken = false) => ({
+    const caller = (username: string, password: string, admin = false, usedToken = false): Caller => ({
       items: [],
       identities: [{ username, password, admin, usedToken }],
+      secrets,
+      lane: secrets.newLane(),
+      digests: [secrets.digest(password)],
     });
     expect(await isAuthorized(inf, caller('u', 'p'))).toBe(true);
     expect(await isAuthorized(inf, caller('u', 'x'))).toBe(false);
@@ -224,5 +225,25 @@ describe('owner secrets and ownership (auth.md §7)', () => {
     const tokenOwner = { owners: [{ ...owner, usedToken: true }] };
     expect(await isAuthorized(tokenOwner, caller('u', 'p'))).toBe(false);
     expect(await isAuthorized(tokenOwner, caller('u', 'p', false, true))).toBe(true);
+  });
+});
+
+describe('auth item caps (issue 12: expensive auth headers)', () => {
+  const im = (i: number): AuthItem => ({ type: 'InfrastructureManager', id: `im${i}`, username: 'u', password: `p${i}` });
+
+  it(`more than ${MAX_AUTH_ITEMS} items is refused before any work`, () => {
+    const lines = Array.from({ length: MAX_AUTH_ITEMS + 1 }, (_, i) => `id = d${i}; type = Dummy`).join('\\n');
+    expect(() => parseAuthHeader(lines, cfg())).toThrow(`Incorrect auth data: more than ${MAX_AUTH_ITEMS} auth items`);
+  });
+
+  it(`more than ${MAX_IM_ITEMS} InfrastructureManager items is refused`, async () => {
+    const e = await failure(authenticate(svc(), Array.from({ length: MAX_IM_ITEMS + 1 }, (_, i) => im(i))));
+    expect(e.code).toBe('INVALID_CREDENTIALS');
+    expect(e.message).toBe(`Invalid InfrastructureManager credentials. Too many InfrastructureManager items (at most ${MAX_IM_ITEMS}).`);
+  });
+
+  it('the same identity twice is one identity', async () => {
+    const c = await authenticate(svc(), [im(1), { ...im(1), id: 'again' }]);
+    expect(c.identities).toHaveLength(1);
   });
 });

@@ -23,6 +23,7 @@ import { removeResource } from '#core/usecases/remove-resource';
 import { alterVm } from '#core/usecases/alter-vm';
 import { createDiskSnapshot } from '#core/usecases/create-snapshot';
 import { getVersion } from '#core/usecases/version';
+import { createAuthServices } from '#adapters/auth-services';
 
 const AUTH: AuthItem[] = [
   { type: 'InfrastructureManager', id: 'im', username: 'u', password: 'p' },
@@ -47,6 +48,7 @@ function services(env: Record<string, string>): Services {
     orchestrator: { start: async () => 'x', wait: async () => 'SUCCEEDED' },
     logger,
     secrets: { seal: (s) => s, open: (s) => s },
+    auth: createAuthServices({ config }),
     now: Date.now,
   };
 }

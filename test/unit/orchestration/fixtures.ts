@@ -20,6 +20,7 @@ import { createConnectorRegistry } from '#connectors/registry';
 import { createLocalOrchestrator, type LocalOrchestrator, type LocalOrchestratorOptions } from '#local/local-orchestrator';
 import { parseRadl, radlToJsonString, systemRadl } from '#radl/index';
 import { MemoryStore } from '../../helpers/memory-store';
+import { createAuthServices } from '#adapters/auth-services';
 
 export { MemoryStore };
 
@@ -67,6 +68,7 @@ export function makeEnv(
     },
     logger,
     secrets: createSecretBox(generateSecretKey()),
+    auth: createAuthServices({ config }),
     now: opts.now ?? Date.now,
   };
   const orchestrator = createLocalOrchestrator(() => services, { waitTimeScale: 1, ...opts.orchestrator });

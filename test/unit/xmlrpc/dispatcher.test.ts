@@ -20,6 +20,7 @@ import {
 } from '#api/xmlrpc/codec';
 import { dispatchCall, errorReply, handleXmlRpc, type DispatchDeps } from '#api/xmlrpc/dispatcher';
 import { METHODS, findMethod } from '#api/xmlrpc/methods';
+import { createAuthServices } from '#adapters/auth-services';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes
@@ -71,6 +72,7 @@ function fakeServices(config: Config, logger: Logger): Services {
     },
     logger,
     secrets: { seal: (s) => s, open: (s) => s },
+    auth: createAuthServices({ config }),
     now: () => Date.now(),
   };
 }

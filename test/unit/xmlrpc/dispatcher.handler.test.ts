@@ -9,12 +9,13 @@ import { loadConfig } from '#core/config';
 import type { Logger, Services } from '#core/types';
 import { decodeMethodResponse, encodeMethodCall } from '#api/xmlrpc/codec';
 import { createXmlRpcHandler } from '#handlers/xmlrpc';
+import { createAuthServices } from '#adapters/auth-services';
 
 const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const config = { ...loadConfig({}), MAX_BODY_SIZE: 4096, IM_VERSION: '1.2.3' };
 
 function services(extra: Partial<Services> = {}): Services {
-  return { config, logger: silent, ...extra } as unknown as Services;
+  return { config, logger: silent, auth: createAuthServices({ config }), ...extra } as unknown as Services;
 }
 
 function event(body: string | null, opts: { method?: string; base64?: boolean } = {}): APIGatewayProxyEvent {

@@ -71,11 +71,12 @@ export async function prepareContextualization(services: Services, p: TaskPayloa
   await logLine(services, infId, 'inf', 'Contextualization disabled by the RADL/TOSCA template.');
   const targets = launchedVms(vms).filter((v) => !only || only.includes(v.vmId));
   const updated = new Map<number, VmRecord>();
+  // After a launch: the VMs whose SSH answered (pending). On Reconfigure, as IM: every VM it covers that
+  // runs, whatever it was (a VM added with context=0 has not been contextualized at all).
+  const due = (v: VmRecord) => !v.destroyed && (v.ctxtState === 'pending' || (reconfigure && RUNNER_STATES.has(v.state) && v.ctxtState !== 'ok'));
   for (const vm of targets) {
-    if (vm.ctxtState !== 'pending') continue;
-    const next = await mutateVm(store, infId, vm.vmId, (v) =>
-      v.ctxtState === 'pending' && !v.destroyed ? statePatch(v, v.state, 'ok', inf.configured) : undefined,
-    );
+    if (!due(vm)) continue;
+    const next = await mutateVm(store, infId, vm.vmId, (v) => (due(v) ? statePatch(v, v.state, 'ok', inf.configured) : undefined));
     updated.set(vm.vmId, next);
   }
   await setConfiguredFlag(services, inf, vms.map((v) => updated.get(v.vmId) ?? v));

@@ -2,7 +2,8 @@
  * RADL-JSON: parse and emit. A JSON array of objects, each with a `class`:
  * network | system | ansible | configure | deploy | contextualize | description.
  *
- * Emission is canonical: numbers in base units (bytes), an equality as `"f": v`, bounds as `"f_min"` / `"f_max"`
+ * Emission is canonical: numbers in base units (bytes), an equality as `"f": v`, numeric bounds as `"f_min"` / `"f_max"`
+ * (a string bound is written as `"f": v`, as IM does)
  * (both when both exist), lists as arrays, `contains` sets as arrays of objects, soft blocks as
  * `"softs": [{"weight": W, "items": {…}}]`, description with its id. text → model → JSON → model keeps meaning.
  */
@@ -94,6 +95,14 @@ function featuresToJson(fs: Features, out: Obj): Obj {
     const { min, max } = fs.getBounds(prop);
     if (min !== undefined && min === max) {
       put(out, prop, jsonScalar(min));
+      continue;
+    }
+    // IM's writer has no form for a string compared with >= / <= (`disk.0.os.version >= '6'`): it writes the
+    // plain key (`"disk.0.os.version": "6"`), and its reader takes `_min` / `_max` only on numbers. Write what
+    // IM writes, so that IM's clients read it as IM's own; such a bound survives only the text form.
+    const isString = (f: Feature | undefined) => typeof f?.value === 'string' && prop !== 'cpu.performance';
+    if (isString(min) || isString(max)) {
+      put(out, prop, jsonScalar((isString(min) ? min : max) as Feature));
       continue;
     }
     if (min !== undefined) put(out, `${prop}_min`, jsonScalar(min));

@@ -22,7 +22,7 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-const AUTH_ITEMS = [
+const AUTH_ITEMS: XmlRpcValue[] = [
   { type: 'InfrastructureManager', username: 'user', password: 'pass' },
   { id: 'one', type: 'Dummy' },
 ];

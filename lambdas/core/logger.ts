@@ -4,6 +4,14 @@
  * Every line is one JSON object on stdout (CloudWatch-friendly). Field values whose key looks
  * like a secret are replaced by "[REDACTED]", and strings are scrubbed of auth lines,
  * passwords, private keys and bearer tokens before they are written.
+ *
+ * Each line also carries what the entry point's `context()` gives for the current request (the
+ * handlers give request_id, cold_start, function_name and xray_trace_id, kept per request in an
+ * AsyncLocalStorage: see lambdas/handlers/log-context.ts). This is our own small logger rather than
+ * @aws-lambda-powertools/logger because local mode serves many requests at once in one process:
+ * powertools keeps the invocation context on the logger instance (addContext), which concurrent
+ * requests would overwrite, while the per-request context here is carried by the async call chain;
+ * lines are also written synchronously to a sink the tests and the runner's parent read.
  */
 import type { Logger } from '#core/types';
 
@@ -49,6 +57,8 @@ export interface JsonLoggerOptions {
   write?: (line: string) => void;
   /** Fields added to every line. */
   base?: Record<string, unknown>;
+  /** Fields of the current request, asked for each line (undefined outside a request). */
+  context?: () => Record<string, unknown> | undefined;
 }
 
 export function createLogger(opts: JsonLoggerOptions = {}): Logger {
@@ -57,7 +67,7 @@ export function createLogger(opts: JsonLoggerOptions = {}): Logger {
   const base = opts.base ?? {};
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
-    const entry = { time: new Date().toISOString(), level, msg: scrub(msg), ...base, ...((fields ? redact(fields) : {}) as object) };
+    const entry = { time: new Date().toISOString(), level, msg: scrub(msg), ...base, ...opts.context?.(), ...((fields ? redact(fields) : {}) as object) };
     write(JSON.stringify(entry));
   };
   return {

@@ -29,6 +29,7 @@ import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { createSfnOrchestrator } from '#orchestration/sfn-orchestrator';
 import { createConnectorRegistry } from '#connectors/registry';
 import { createAuthServices } from '#adapters/auth-services';
+import { logContext } from '#handlers/log-context';
 
 export const WORKFLOW_NAMES: WorkflowName[] = ['launch', 'destroy', 'remove', 'stop', 'start', 'contextualize'];
 
@@ -86,7 +87,7 @@ async function oidcClientSecret(config: Config, env: Env): Promise<{ oidcClientS
 /** Builds the services of this container from the environment. */
 export async function buildAwsServices(env: Env = process.env): Promise<Services> {
   const config = loadConfig(env);
-  const logger = createLogger({ level: config.LOG_LEVEL as LogLevel });
+  const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, context: logContext });
   const dynamoStore = new DynamoInfrastructureStore({ client: storeClient(config), tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
   // Many Lambda instances write the same records: no record cache unless INF_CACHE_TIME asks for one
   // (then a record read may be up to INF_CACHE_TIME seconds old; conditional writes stay safe).

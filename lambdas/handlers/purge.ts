@@ -10,6 +10,7 @@ import { createLogger, type LogLevel } from '#core/logger';
 import type { Services } from '#core/types';
 import { DynamoInfrastructureStore, storeClient } from '#store/dynamodb/index';
 import { parsePurgeDate, runPurge, type PurgeRunResult } from '#store/purge';
+import { logContext } from '#handlers/log-context';
 
 /** What the purge needs: no orchestrator, connectors or secret key. */
 export type PurgeServices = Pick<Services, 'config' | 'store' | 'logger' | 'now'>;
@@ -32,7 +33,7 @@ export function createPurgeHandler(services: PurgeServices, env: Record<string, 
 function buildPurgeServices(): PurgeServices {
   const config = loadConfig(process.env);
   const store = new DynamoInfrastructureStore({ client: storeClient(config), tableName: config.TABLE_NAME });
-  return { config, store, logger: createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'purge' } }), now: Date.now };
+  return { config, store, logger: createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'purge' }, context: logContext }), now: Date.now };
 }
 
 let purgeHandler: (() => Promise<PurgeRunResult>) | undefined;

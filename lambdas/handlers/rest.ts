@@ -9,13 +9,16 @@ import type { Services } from '#core/types';
 import { restRequestFromEvent, toProxyResult } from '#api/rest/event';
 import { handleRestRequest } from '#api/rest/router';
 import { INIT_FAILURE, lambdaEntry } from '#handlers/aws';
+import { withLogContext } from '#handlers/log-context';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: import('aws-lambda').Context) => Promise<APIGatewayProxyResult>;
 
 /** The REST handler over the given services (built once per entry point). */
 export function createRestHandler(services: Services): ProxyHandler {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(async (event) =>
-    toProxyResult(await handleRestRequest(services, restRequestFromEvent(event, services.config))),
+  return withLogContext(
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult>().handler(async (event) =>
+      toProxyResult(await handleRestRequest(services, restRequestFromEvent(event, services.config))),
+    ),
   );
 }
 

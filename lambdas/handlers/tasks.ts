@@ -6,10 +6,12 @@
 import { ImError } from '#core/errors';
 import type { Services } from '#core/types';
 import { runTask, toTaskError, type TaskPayload } from '#orchestration/tasks';
+import type { Context } from 'aws-lambda';
 import { lambdaEntry } from '#handlers/aws';
+import { withLogContext } from '#handlers/log-context';
 
-export function createTasksHandler(services: Services): (event: TaskPayload) => Promise<unknown> {
-  return async (event) => {
+export function createTasksHandler(services: Services): (event: TaskPayload, context?: Context) => Promise<unknown> {
+  return withLogContext(async (event: TaskPayload) => {
     try {
       return await runTask(services, event);
     } catch (err) {
@@ -17,7 +19,7 @@ export function createTasksHandler(services: Services): (event: TaskPayload) => 
       services.logger.warn('Task failed', { action: event?.action, infId: event?.infId, vmId: event?.vmId, error: err, stack });
       throw toTaskError(err);
     }
-  };
+  }) as (event: TaskPayload, context?: Context) => Promise<unknown>;
 }
 
 /** Lambda entry point. */

@@ -14,6 +14,7 @@ import { ImError } from '#core/errors';
 import type { Services } from '#core/types';
 import { errorReply, handleXmlRpc, type DispatchDeps, type XmlRpcReply } from '#api/xmlrpc/dispatcher';
 import { lambdaEntry } from '#handlers/aws';
+import { withLogContext } from '#handlers/log-context';
 
 const XML_HEADERS = { 'Content-Type': 'text/xml; charset=utf-8' };
 
@@ -39,7 +40,7 @@ export function createXmlRpcHandler(services: Services) {
   // Just before the Lambda would time out, answer `[false, "Operation timed out"]` rather than an HTTP 502.
   const timeoutEarlyResponse = (): APIGatewayProxyResult => xmlResult(errorReply(new ImError('TIMEOUT', 'Operation timed out'), deps.logger));
 
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>({ timeoutEarlyResponse }).handler(async (event) => {
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>({ timeoutEarlyResponse }).handler(async (event) => {
     if (event.httpMethod?.toUpperCase() !== 'POST') return plain(405, 'Method Not Allowed', { Allow: 'POST' });
     const started = Date.now();
     let reply: XmlRpcReply;
@@ -52,6 +53,7 @@ export function createXmlRpcHandler(services: Services) {
     deps.logger.debug('XML-RPC call', { method: reply.method, outcome: reply.outcome, faultCode: reply.faultCode, ms: Date.now() - started });
     return xmlResult(reply);
   });
+  return withLogContext(handler);
 }
 
 /** Lambda entry point. */

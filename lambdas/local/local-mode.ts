@@ -25,6 +25,7 @@ import { createLogger, type LogLevel } from '#core/logger';
 import { createSecretBox, generateSecretKey } from '#core/secrets';
 import { createConnectorRegistry } from '#connectors/registry';
 import { createAuthServices } from '#adapters/auth-services';
+import { logContext } from '#handlers/log-context';
 import { DynamoExecutionJournal, DynamoInfrastructureStore, createTable, storeClient } from '#store/dynamodb/index';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { THROUGHPUT_JVM_OPTIONS, startDynamoLocal, type DynamoLocalInstance, type Isolation } from '#local/dynamodb-local';
@@ -112,7 +113,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
   let db = await startDynamoLocal(dbOptions);
   let stopping = false;
   const config = loadConfig({ ...env, DYNAMODB_SOCKET: db.socketPath, DYNAMODB_ENDPOINT: undefined });
-  const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'local' } });
+  const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, base: { component: 'local' }, context: logContext });
   if (!db.isolated) logger.warn('DynamoDB Local runs without a private network namespace: it also answers on its TCP port, on every interface', { port: db.port });
 
   // Supervision: a database that dies is started again on the same data (the socket path stays the same);

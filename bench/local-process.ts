@@ -1,6 +1,6 @@
 /**
  * Local mode as `npm start` runs it, for the throughput benchmarks: lambdas/local/main.ts in a
- * child process (the same program, the same LOCAL_WORKERS default: one worker process per CPU),
+ * child process (the same program: one process),
  * DynamoDB Local in memory, REST and XML-RPC on free ports. Nothing of it runs in the benchmark's
  * own process, so the load generator and the server compete for the CPUs as they would with a
  * user's `npm start` and `wrk`.
@@ -13,14 +13,10 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export interface LocalProcess {
   restUrl: string;
   xmlrpcUrl: string;
-  /** Worker processes serving (1 = single process). */
-  workers: number;
   stop(): Promise<void>;
 }
 
 export interface LocalProcessOptions {
-  /** LOCAL_WORKERS (default: unset, i.e. npm start's default). */
-  workers?: number;
   /** More IM options. */
   env?: Record<string, string>;
 }
@@ -35,15 +31,13 @@ export async function startLocalProcess(opts: LocalProcessOptions = {}): Promise
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(opts.env ?? {}),
   };
-  if (opts.workers !== undefined) env.LOCAL_WORKERS = String(opts.workers);
-  else delete env.LOCAL_WORKERS;
   const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts', '--in-memory', '--port', '0'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const started = await new Promise<{ rest: string; xmlrpc: string; workers: number }>((resolve, reject) => {
+  const started = await new Promise<{ rest: string; xmlrpc: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`local mode did not start:\n${output}`)), 120_000);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
@@ -51,7 +45,7 @@ export async function startLocalProcess(opts: LocalProcessOptions = {}): Promise
       const xmlrpc = /IM XML-RPC API listening on (\S+)/.exec(output)?.[1];
       if (rest && xmlrpc && output.includes('Press Ctrl-C')) {
         clearTimeout(timer);
-        resolve({ rest, xmlrpc, workers: Number(/(\d+) worker processes/.exec(output)?.[1] ?? 1) });
+        resolve({ rest, xmlrpc });
       }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -64,7 +58,6 @@ export async function startLocalProcess(opts: LocalProcessOptions = {}): Promise
   return {
     restUrl: started.rest,
     xmlrpcUrl: started.xmlrpc,
-    workers: started.workers,
     stop: () =>
       (stopping ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

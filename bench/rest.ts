@@ -9,7 +9,7 @@
  *                                          the user/password figure: the keys and the verified
  *                                          token are cached),
  *   - GET /infrastructures/{id}/state      (auth, the record, its VM list, a refresh of the VM),
- * twice: with one process (LOCAL_WORKERS=1) and with npm start's default (one worker per CPU).
+ * in one process, as npm start runs it.
  * Same-run baseline: a bare single-process node:http server answering "ok" under the same load.
  * Ratios against the Python IM on comparable hardware: 4,071 req/s (/version), 608 req/s
  * (/infrastructures, p50 16 ms); the goal is ≥ 10×.
@@ -255,9 +255,9 @@ export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; 
   const TOKEN_AUTH = `type = InfrastructureManager; token = ${token}\\nid = one; type = Dummy`;
   const oidcEnv = { OIDC_ISSUERS: idp.issuer, OIDC_AUDIENCE: 'im-api' };
 
-  // One process, then npm start's default (one worker process per CPU).
-  for (const workers of [1, undefined]) {
-    const local = await startLocalProcess({ ...(workers !== undefined ? { workers } : {}), env: { TABLE_NAME: 'im-bench', ...oidcEnv, ...(opts.env ?? {}) } });
+  // npm start's program: one process.
+  {
+    const local = await startLocalProcess({ env: { TABLE_NAME: 'im-bench', ...oidcEnv, ...(opts.env ?? {}) } });
     try {
       const base = local.restUrl;
       const uris: string[] = [];
@@ -276,7 +276,7 @@ export async function run(opts: RestBenchOptions = {}): Promise<{ name: string; 
       const list = await load(`${base}/infrastructures`, { ...lo, headers: auth });
       const tokenList = await load(`${base}/infrastructures`, { ...lo, headers: { Authorization: TOKEN_AUTH } });
       const state = await load(`${uri}/state`, { ...lo, headers: auth });
-      const label = workers === 1 ? 'LOCAL_WORKERS=1 (one process)' : `npm start default (${local.workers} worker processes)`;
+      const label = 'npm start (one process)';
       lines.push(`-- ${label}`);
       lines.push(`GET /version                              ${fmt(version)}`);
       lines.push(`GET /infrastructures (${String(infras).padStart(2)} owned)           ${fmt(list)}`);

@@ -125,8 +125,8 @@ export async function run(opts: { seconds?: number; warmup?: number; connections
     "system node ( cpu.count >= 1 and memory.size >= 512m and net_interface.0.connection = 'publica' )\n" +
     'deploy node 2\ncontextualize ()';
   const summary: string[] = [];
-  for (const workers of [1, undefined]) {
-    const local = await startLocalProcess(workers !== undefined ? { workers } : {});
+  {
+    const local = await startLocalProcess();
     try {
       const url = `${local.xmlrpcUrl}/RPC2`;
       const post = async (method: string, params: XmlRpcValue[]): Promise<XmlRpcValue | undefined> => {
@@ -138,7 +138,7 @@ export async function run(opts: { seconds?: number; warmup?: number; connections
       const infId = created[1];
       const state = (await post('GetInfrastructureState', [infId, auth])) as [boolean, unknown];
       if (!state?.[0]) throw new Error(`GetInfrastructureState failed: ${JSON.stringify(state)}`);
-      const label = workers === 1 ? 'one process' : `npm start default, ${local.workers} workers`;
+      const label = 'npm start, one process';
       const v = await load(url, { ...lo, body: versionCall });
       const st = await load(url, { ...lo, body: encodeMethodCall('GetInfrastructureState', [infId, auth]) });
       lines.push(row(`GetVersion (${label})`, v));

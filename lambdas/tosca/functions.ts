@@ -7,7 +7,7 @@
  */
 import type { Problem } from '#tosca/errors';
 import type { NodeTemplate, Requirement, Topology } from '#tosca/template';
-import { isFunction, pyStr } from '#tosca/values';
+import { checkConstraint, isFunction, pyStr } from '#tosca/values';
 import { isMap, numberOf, plain } from '#tosca/yaml';
 
 /** What outputs need of a VM. */
@@ -42,6 +42,8 @@ export interface EvalContext {
   rel?: { req: Requirement; source: NodeTemplate; target?: NodeTemplate };
   live?: LiveInfo;
   problems?: Problem[];
+  /** Suffix source of container system names. */
+  containerId?: string;
 }
 
 const problem = (ctx: EvalContext, message: string, node?: string) => {
@@ -86,7 +88,44 @@ export function findHost(topo: Topology, node: NodeTemplate, base = 'tosca.nodes
   if (seen.has(node.name)) return undefined;
   seen.add(node.name);
   const h = hostsOf(topo, node)[0];
-  return h ? findHost(topo, h, base, seen) : undefined;
+  if (h) return findHost(topo, h, base, seen);
+  const req = node.raw.requirements;
+  if (base === 'tosca.nodes.Compute' && Array.isArray(req)) {
+    for (const r of req) {
+      const host = isMap(r) ? r.host : undefined;
+      if (isMap(host) && isMap(host.node_filter)) return computeFromFilter(topo, host.node_filter);
+    }
+  }
+  return undefined;
+}
+
+/** The first Compute whose capability properties satisfy a `node_filter` (IM's _get_compute_from_node_filter). */
+function computeFromFilter(topo: Topology, filter: Record<string, unknown>): NodeTemplate | undefined {
+  const caps = Array.isArray(filter.capabilities) ? filter.capabilities : [];
+  for (const node of topo.nodes.values()) {
+    if (!isCompute(topo, node)) continue;
+    let ok = true;
+    for (const c of caps) {
+      if (!isMap(c)) continue;
+      for (const [cap, def] of Object.entries(c)) {
+        const props = isMap(def) && Array.isArray(def.properties) ? def.properties : [];
+        const have = node.capabilities[cap] ?? {};
+        for (const p of props) {
+          if (!isMap(p)) continue;
+          for (const [name, cond] of Object.entries(p)) {
+            const v = plain(have[name]);
+            const schema = topo.types.properties('capability_types', String(topo.types.capabilities(node.type)[cap]?.type ?? ''))[name];
+            const type = isMap(schema) && typeof schema.type === 'string' ? schema.type : 'string';
+            if (v === undefined || v === null || isFunction(v)) ok = false;
+            else if (isMap(cond)) checkConstraint(cond, type, v, name, () => (ok = false));
+            else if (v !== cond) ok = false;
+          }
+        }
+      }
+    }
+    if (ok) return node;
+  }
+  return undefined;
 }
 
 function entityNode(ctx: EvalContext, name: unknown): NodeTemplate | undefined {
@@ -251,6 +290,9 @@ function getAttribute(ctx: EvalContext, args: unknown): unknown {
     more = more.slice(1);
   }
   if (attr === 'tosca_name') return node.name;
+  if (attr === 'endpoints' && node.known && ctx.topo.types.isA('node_types', node.type, 'tosca.nodes.Container.Application')) {
+    return select(pick(containerEndpoints(ctx, node), index, true), more);
+  }
   const compute = isCompute(ctx.topo, node) ? node : (findHost(ctx.topo, node) ?? node);
   if (ctx.live) return select(liveAttribute(ctx, node, compute, attr, capability, index), more);
   const self = entity === 'SELF' || entity === 'HOST';
@@ -262,6 +304,21 @@ function getAttribute(ctx: EvalContext, args: unknown): unknown {
     return jinjaAddress(compute, indigo, self && compute === hostOrSelf(ctx, entity), index, varName);
   }
   return null;
+}
+
+/** `<system>:<port>` of a container's exposed ports and the published endpoints (URLs, else `<system>:<port>`). */
+function containerEndpoints(ctx: EvalContext, node: NodeTemplate): string[] {
+  const runtime = hostsOf(ctx.topo, node, false)[0];
+  const host = runtime?.capabilities.host ?? {};
+  const sys = `${node.name.replace(/[^A-Za-z0-9-]/g, '-')}-${(ctx.containerId ?? '00000000').slice(0, 8)}`;
+  const out: string[] = [];
+  const ports = (k: string) => {
+    const v = plain(evaluate(host[k], runtime ? { ...ctx, self: runtime } : ctx));
+    return Array.isArray(v) ? v.filter(isMap) : [];
+  };
+  for (const p of ports('publish_ports')) out.push(typeof p.endpoint === 'string' && p.endpoint ? p.endpoint : `${sys}:${String(p.target ?? p.source)}`);
+  for (const p of ports('expose_ports')) out.push(`${sys}:${String(p.target ?? p.source)}`);
+  return out;
 }
 
 function hostOrSelf(ctx: EvalContext, entity: unknown): NodeTemplate | undefined {

@@ -417,7 +417,8 @@ export function readTopology(doc: Record<string, unknown>, types: TypeRegistry, 
     }
     const targets = (Array.isArray(v.targets) ? v.targets : []).filter((t): t is string => typeof t === 'string');
     for (const t of targets) if (!names.has(t) && !(t in groups)) push({ message: `"targets" of policy "${name}" has an unknown node template or group "${t}".`, path, node: name });
-    const properties = checkProperties(types, types.properties('policy_types', type), v.properties ?? {}, `"properties" of policy "${name}"`, push, [...path, 'properties'], name);
+    // tosca-parser does not check policy properties (IM's own templates give Placement a cloud_id).
+    const properties = { ...propertyDefaults(types.properties('policy_types', type)), ...(isMap(v.properties) ? v.properties : {}) };
     policies.push({ name, type, properties, targets });
   }
   const outputs: Record<string, Record<string, unknown>> = {};

@@ -125,3 +125,25 @@ export class UrlFetcher implements DocumentFetcher {
     }
   }
 }
+
+/** The TOSCA options of the service config (lambdas/core/config.ts). */
+export interface ToscaFetchConfig {
+  TOSCA_URL_DIR?: string;
+  TOSCA_FETCH_REMOTE: boolean;
+  TOSCA_URL_ALLOWED_HOSTS: string[];
+  TOSCA_URL_TIMEOUT: number;
+  TOSCA_URL_MAX_SIZE: number;
+  TOSCA_URL_CACHE_TIME: number;
+}
+
+/** The fetcher the service and the CLI use, built from the config. */
+export function toscaFetcher(config: ToscaFetchConfig): UrlFetcher {
+  return new UrlFetcher({
+    ...(config.TOSCA_URL_DIR ? { dir: config.TOSCA_URL_DIR } : {}),
+    remote: config.TOSCA_FETCH_REMOTE,
+    allowedHosts: config.TOSCA_URL_ALLOWED_HOSTS,
+    timeoutMs: config.TOSCA_URL_TIMEOUT * 1000,
+    maxBytes: config.TOSCA_URL_MAX_SIZE,
+    cacheMs: config.TOSCA_URL_CACHE_TIME * 1000,
+  });
+}

@@ -97,7 +97,8 @@ export const YAML11_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
 
 /** Parses YAML 1.1 text; throws js-yaml's YAMLException (with its `mark`) on a syntax error. */
 export function loadYaml(text: string): unknown {
-  return yaml.load(text, { schema: YAML11_SCHEMA, json: false });
+  // PyYAML keeps the last of duplicated keys (`json: true` does the same).
+  return yaml.load(text, { schema: YAML11_SCHEMA, json: true });
 }
 
 /** `yaml.safe_dump`: block style, sorted keys (unless `sortKeys` is false), long lines kept. */

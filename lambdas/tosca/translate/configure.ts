@@ -44,7 +44,7 @@ function opParts(def: unknown): { implementation?: string; inputs: Record<string
   if (typeof def === 'string') return { implementation: def, inputs: {} };
   if (!isMap(def)) return { inputs: {} };
   let impl = def.implementation;
-  if (isMap(impl)) impl = impl.primary;
+  if (isMap(impl)) impl = impl.primary ?? impl.file;
   return { ...(typeof impl === 'string' ? { implementation: impl } : {}), inputs: isMap(def.inputs) ? def.inputs : {} };
 }
 

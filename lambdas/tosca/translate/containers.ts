@@ -35,13 +35,14 @@ export function containerSystem(t: Translation, node: NodeTemplate, id: string):
   let disk = 1;
   for (const a of Object.values(node.artifacts)) {
     if (!isMap(a)) continue;
-    if (a.type === 'tosca.artifacts.Deployment.Image.Container.Docker' && typeof a.file === 'string') {
-      image = a.file;
+    const file = value(t, a.file, node);
+    if (a.type === 'tosca.artifacts.Deployment.Image.Container.Docker' && typeof file === 'string' && file) {
+      image = file;
       if (typeof a.repository === 'string') {
         const repos = t.topo.doc.repositories;
         const repo = isMap(repos) ? repos[a.repository] : undefined;
         const url = typeof repo === 'string' ? repo : isMap(repo) && typeof repo.url === 'string' ? repo.url : undefined;
-        if (url) image = `${url.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')}/${a.file}`;
+        if (url) image = `${url.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')}/${file}`;
       }
     } else if (a.type === 'tosca.artifacts.File' && typeof a.deploy_path === 'string') {
       const props = isMap(a.properties) ? a.properties : {};

@@ -19,10 +19,12 @@ export interface Translation {
   current?: Map<string, number[]>;
   /** VM ids to remove (scale down). */
   removals: number[];
+  /** Suffix source of container system names. */
+  containerId?: string;
 }
 
 export function evalCtx(t: Translation, self?: NodeTemplate): EvalContext {
-  return { topo: t.topo, inputs: t.inputs, problems: t.problems, ...(self ? { self } : {}) };
+  return { topo: t.topo, inputs: t.inputs, problems: t.problems, ...(t.containerId ? { containerId: t.containerId } : {}), ...(self ? { self } : {}) };
 }
 
 /** A value with its functions evaluated (Jinja for attributes) and plain numbers. */

@@ -57,6 +57,7 @@ function ansibleHost(t: Translation, node: NodeTemplate): void {
 /** Builds the RADL of a topology (problems are pushed to `t.problems`). */
 export function buildRadl(t: Translation, topo: Topology, opts: RadlOptions): void {
   const radl = t.radl;
+  t.containerId = opts.containerId;
   const items: ContextualizeItem[] = [];
   for (const node of topo.nodes.values()) {
     if (node.known && rootOf(topo, node) === 'tosca.nodes.network.Network') radl.networks.push(networkFromNode(t, node));

@@ -9,6 +9,7 @@
  */
 import type { Radl, System } from '#radl/index';
 import type { Config } from '#core/config';
+import type { DocumentFetcher } from '#tosca/documents';
 
 // ---------------------------------------------------------------------------------------------
 // Auth
@@ -332,6 +333,8 @@ export interface Services {
   /** Encrypts / decrypts the stored cloud auth (AES-256-GCM with the service key). */
   secrets: SecretBox;
   now(): number;
+  /** Reads the documents TOSCA templates name (default: TOSCA_URL_DIR / HTTPS from the config). */
+  documents?: DocumentFetcher;
 }
 
 export interface SecretBox {

@@ -270,7 +270,7 @@ function getAttribute(ctx: EvalContext, args: unknown): unknown {
     return null;
   }
   const [entity, ...rest] = args;
-  let node = entityNode(ctx, entity);
+  const node = entityNode(ctx, entity);
   if (!node) {
     if (entity !== 'SOURCE' && entity !== 'TARGET') problem(ctx, `Node template "${pyStr(entity)}" was not found.`, ctx.self?.name);
     return null;

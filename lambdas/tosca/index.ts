@@ -71,7 +71,9 @@ function fail(text: string, problems: Problem[]): never {
       if (l !== undefined) p.line = l;
     }
   }
-  throw new ToscaError(problems);
+  // In the order of the document (problems without a line last).
+  const sorted = problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i);
+  throw new ToscaError(sorted.map((x) => x.p));
 }
 
 function parseDoc(text: string): Record<string, unknown> {

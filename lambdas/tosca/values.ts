@@ -352,7 +352,9 @@ export function validateProperty(ctx: ValueContext, schema: Def, value: unknown,
   let v = value;
   // tosca-parser converts values of string properties with str().
   if (schema.type === 'string' && typeof v !== 'string' && v !== null && v !== undefined) v = pyStr(v);
-  v = validateValue(ctx, schema.type, v, schema.entry_schema, pname);
-  for (const c of constraintsOf(schema)) checkConstraint(c, schema.type, v, pname, ctx.report);
+  let bad = false;
+  v = validateValue({ ...ctx, report: (m) => ((bad = true), ctx.report(m)) }, schema.type, v, schema.entry_schema, pname);
+  // A value of the wrong type is not checked against the constraints (tosca-parser stops there too).
+  if (!bad) for (const c of constraintsOf(schema)) checkConstraint(c, schema.type, v, pname, ctx.report);
   return v;
 }

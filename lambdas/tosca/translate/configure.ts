@@ -128,10 +128,21 @@ export function operationsOf(t: Translation, node: NodeTemplate): Operation[] {
   return ORDER.filter((o) => found.has(o)).map((o) => found.get(o) as Operation);
 }
 
+/** An implementation written in the template itself: a multi-line playbook. */
+export function isInlinePlaybook(impl: string | undefined): impl is string {
+  return impl !== undefined && impl.includes('\n') && /^\s*(---|-\s)/.test(impl);
+}
+
+/** Inline content of the artifact an implementation names (`properties.content`), if any. */
+function artifactContent(op: Operation): string | undefined {
+  const a = op.implementation ? op.owner.artifacts[op.implementation] : undefined;
+  return isMap(a) && isMap(a.properties) && typeof a.properties.content === 'string' ? a.properties.content : undefined;
+}
+
 /** The URL (or artifacts-repository name) an implementation stands for. */
 export function implementationUrl(t: Translation, op: Operation): string | undefined {
   const impl = op.implementation;
-  if (!impl) return undefined;
+  if (!impl || isInlinePlaybook(impl) || artifactContent(op) !== undefined) return undefined;
   const a = artifactFile({ ...op.ctx, self: op.owner }, ['SELF', impl], t.topo.doc.repositories);
   const file = a ?? impl;
   if (/^(https?|ftp):\/\//i.test(file)) return file;
@@ -215,9 +226,10 @@ export function configureOf(t: Translation, node: NodeTemplate, compute?: NodeTe
       if (v !== null && v !== undefined) env[k] = v;
     }
     for (const a of artifacts) tasks.push({ name: `Download artifact ${a}`, get_url: `dest=${REMOTE_ARTIFACTS_PATH}/${basename(a)} url='${a}'` });
-    const url = implementationUrl(t, op);
+    const inline = isInlinePlaybook(op.implementation) ? op.implementation : artifactContent(op);
+    const url = inline !== undefined ? 'inline.yml' : implementationUrl(t, op);
     if (!url) continue;
-    const text = t.documents.get(url);
+    const text = inline ?? t.documents.get(url);
     if (text === undefined || text instanceof Error) {
       const why = text instanceof Error ? text.message : 'not fetched';
       if (url.startsWith(ARTIFACTS_REMOTE_REPO) && op.implementation && !op.implementation.startsWith(ARTIFACTS_REMOTE_REPO) && !/^[a-z]+:\/\//i.test(op.implementation)) {

@@ -347,8 +347,19 @@ function validateComplex(ctx: ValueContext, type: string, value: unknown, pname:
 }
 
 /** Validates a property value against its schema: type, entry_schema and constraints. */
+const OPERATOR_KEYS = new Set(['equal', 'greater_than', 'greater_or_equal', 'less_than', 'less_or_equal']);
+
+/** `{greater_or_equal: 4}`: IM's way to choose the RADL comparator of a capability property. */
+export function isOperatorMap(v: unknown): v is Record<string, unknown> {
+  return isMap(v) && Object.keys(v).length === 1 && OPERATOR_KEYS.has(Object.keys(v)[0]);
+}
+
 export function validateProperty(ctx: ValueContext, schema: Def, value: unknown, pname: string): unknown {
   if (isFunction(value) || typeof schema.type !== 'string') return value;
+  if (isOperatorMap(value) && schema.type !== 'map') {
+    const [op, inner] = Object.entries(value)[0];
+    return { [op]: validateProperty(ctx, { ...schema, constraints: undefined }, inner, pname) };
+  }
   let v = value;
   // tosca-parser converts values of string properties with str().
   if (schema.type === 'string' && typeof v !== 'string' && v !== null && v !== undefined) v = pyStr(v);

@@ -74,24 +74,32 @@ const float11 = new yaml.Type('tag:yaml.org,2002:float', {
     // An integral float (`1.0`) keeps its type: TOSCA tells floats from integers.
     return Number.isInteger(n) ? new FloatValue(n) : n;
   },
+  predicate: (o: unknown) => typeof o === 'number' && !Number.isInteger(o),
+  represent: (o: object) => representFloat(o as unknown as number),
+});
+
+function representFloat(n: number): string {
+  if (Number.isNaN(n)) return '.nan';
+  if (n === Infinity) return '.inf';
+  if (n === -Infinity) return '-.inf';
+  const s = String(n);
+  if (s.includes('.')) return s.replace(/e(\d)/, 'e+$1');
+  return s.includes('e') ? s.replace('e', '.0e') : `${s}.0`;
+}
+
+/** Dumps FloatValue boxes (integral floats) as floats; never resolves anything when loading. */
+const floatBox = new yaml.Type('tag:yaml.org,2002:float', {
+  kind: 'scalar',
+  resolve: () => false,
   instanceOf: FloatValue,
-  predicate: (o: unknown) => o instanceof FloatValue || (typeof o === 'number' && !Number.isInteger(o)),
-  represent: (o: object) => {
-    const n = o instanceof FloatValue ? o.value : (o as unknown as number);
-    if (Number.isNaN(n)) return '.nan';
-    if (n === Infinity) return '.inf';
-    if (n === -Infinity) return '-.inf';
-    const s = String(n);
-    if (s.includes('.')) return s.replace(/e(\d)/, 'e+$1');
-    return s.includes('e') ? s.replace('e', '.0e') : `${s}.0`;
-  },
+  represent: (o: object) => representFloat((o as FloatValue).value),
 });
 
 const T = (yaml as unknown as { types: Record<'null' | 'merge' | 'binary' | 'omap' | 'pairs' | 'set', yaml.Type> }).types;
 
 /** PyYAML's safe schema (YAML 1.1 scalars), timestamps kept as strings. */
 export const YAML11_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
-  implicit: [T.null, bool11, int11, float11, T.merge],
+  implicit: [T.null, bool11, int11, float11, floatBox, T.merge],
   explicit: [T.binary, T.omap, T.pairs, T.set],
 });
 

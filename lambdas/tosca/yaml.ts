@@ -88,7 +88,7 @@ function representFloat(n: number): string {
 }
 
 /** Dumps FloatValue boxes (integral floats) as floats; never resolves anything when loading. */
-const floatBox = new yaml.Type('tag:yaml.org,2002:float', {
+const floatBox = new yaml.Type('tag:im-serverless,2024:float-box', {
   kind: 'scalar',
   resolve: () => false,
   instanceOf: FloatValue,

@@ -130,9 +130,14 @@ export async function loadImports(
   return out;
 }
 
-/** The type sections of a document. */
+const sectionsOf = new WeakMap<object, TypeSections>();
+
+/** The type sections of a document (the same object for the same document). */
 export function typeSections(doc: Record<string, unknown>): TypeSections {
+  const hit = sectionsOf.get(doc);
+  if (hit) return hit;
   const out: TypeSections = {};
+  sectionsOf.set(doc, out);
   for (const s of TYPE_SECTIONS) if (isMap(doc[s])) out[s] = doc[s];
   return out;
 }

@@ -43,6 +43,8 @@ export interface Tosca {
   inputs: Record<string, unknown>;
   /** Playbooks and files the operations name, fetched. */
   documents: Map<string, string | Error>;
+  /** The RADL built while checking (reused by toRadl when it does not depend on the options). */
+  checked?: { radl: Radl; containerDependent: boolean };
 }
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -155,14 +157,17 @@ export async function loadTosca(text: string, opts: LoadOptions = {}): Promise<T
     const texts = await Promise.all(urls.map((u) => fetcher.fetch(u).then((x) => x, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
     const documents = new Map<string, string | Error>(urls.map((u, i) => [u, texts[i]]));
     // Functions are checked by translating once (unknown inputs, properties, nodes).
+    let checked: Tosca['checked'];
     if (problems.length === 0) {
       const t = newTranslation(topo, inputs, documents);
-      buildRadl(t, topo, { containerId: '00000000' });
+      buildRadl(t, topo, { containerId: CHECK_ID });
       problems.push(...t.problems);
       for (const o of Object.values(topo.outputs)) evaluate(o.value, { topo, inputs, problems });
+      const containerDependent = [...topo.nodes.values()].some((n) => n.known && topo.types.isA('node_types', n.type, 'tosca.nodes.Container.Application'));
+      checked = { radl: t.radl, containerDependent };
     }
     if (problems.length > 0) fail(merged ? dumpYaml(doc) : text, problems);
-    return { doc, topo, inputs, documents };
+    return { doc, topo, inputs, documents, ...(checked ? { checked } : {}) };
   } catch (e) {
     if (e instanceof ToscaError) throw e;
     throw new ToscaError(`Unexpected error while reading the template: ${e instanceof Error ? e.message : String(e)}`);
@@ -184,7 +189,13 @@ export interface ToRadlOptions {
   containerId?: string;
 }
 
+const CHECK_ID = '00000000';
+
 export function toRadl(tosca: Tosca, opts: ToRadlOptions = {}): RadlResult {
+  const c = tosca.checked;
+  if (c && !opts.current && !opts.deployed && (!c.containerDependent || opts.containerId === CHECK_ID)) {
+    return { radl: c.radl.clone(), removeVmIds: [] };
+  }
   const t = newTranslation(tosca.topo, tosca.inputs, tosca.documents, opts.current);
   buildRadl(t, tosca.topo, { containerId: opts.containerId ?? randomUUID().replace(/-/g, ''), ...(opts.deployed ? { deployed: opts.deployed } : {}) });
   if (t.problems.length > 0) throw new ToscaError(t.problems);

@@ -104,8 +104,13 @@ export class TypeRegistry {
   /** True when `name` is `base` or derives from it. */
   isA(section: TypeSection, name: string | undefined, base: string): boolean {
     if (name === undefined) return false;
+    const key = `i:${section}:${name}:${base}`;
+    const hit = this.cache.get(key) as boolean | undefined;
+    if (hit !== undefined) return hit;
     const b = this.resolve(section, base) ?? base;
-    return this.ancestors(section, name).includes(b);
+    const r = this.ancestors(section, name).includes(b);
+    this.cache.set(key, r);
+    return r;
   }
 
   /** The parent name (`derived_from`) as written, if any. */
@@ -177,10 +182,14 @@ export class TypeRegistry {
    * type itself when it has no parent.
    */
   rootType(section: TypeSection, name: string, root: string): string {
+    const key = `t:${section}:${name}:${root}`;
+    const hit = this.cache.get(key) as string | undefined;
+    if (hit !== undefined) return hit;
     const chain = this.ancestors(section, name);
     const i = chain.indexOf(root);
-    if (i > 0) return chain[i - 1];
-    return chain[chain.length - 1] ?? name;
+    const r = i > 0 ? chain[i - 1] : (chain[chain.length - 1] ?? name);
+    this.cache.set(key, r);
+    return r;
   }
 
   /** True when the data type (or any ancestor) is known. */

@@ -180,22 +180,29 @@ export function mergeRecipes(first: Play[], second: unknown): Play[] {
   });
 }
 
+/** Playbooks already read, by text (the same few playbooks serve every request). */
+const stripped = new Map<string, unknown>();
+
 /** A playbook without `hosts` / `connection` (IM's _remove_recipe_header); undefined when not a list of plays. */
 function stripHeader(text: string): unknown {
+  if (stripped.has(text)) return structuredClone(stripped.get(text));
   let doc: unknown;
   try {
     doc = loadYaml(text);
   } catch {
-    return undefined;
+    doc = undefined;
   }
-  if (!Array.isArray(doc)) return undefined;
-  for (const p of doc) {
-    if (isMap(p)) {
-      delete p.hosts;
-      delete p.connection;
+  if (Array.isArray(doc)) {
+    for (const p of doc) {
+      if (isMap(p)) {
+        delete p.hosts;
+        delete p.connection;
+      }
     }
-  }
-  return doc;
+  } else doc = undefined;
+  if (stripped.size > 256) stripped.clear();
+  stripped.set(text, doc);
+  return structuredClone(doc);
 }
 
 /** Name of the configure of `node` on `compute`. */

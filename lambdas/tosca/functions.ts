@@ -408,8 +408,10 @@ export function parseAnsibleOutput(log: string): Record<string, { tasks: Record<
   const out: Record<string, { tasks: Record<string, { state: string; output: string }> }> = {};
   let step: string | undefined;
   let task: string | undefined;
-  for (const line of log.split('\n')) {
-    const s = /Launch task: (\S+)/.exec(line) ?? /^PLAY \[(.+?)\]/.exec(line);
+  const lines = log.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const s = /Launch task: (\S+)/.exec(line);
     if (s) {
       step = s[1];
       out[step] ??= { tasks: {} };
@@ -421,16 +423,29 @@ export function parseAnsibleOutput(log: string): Record<string, { tasks: Record<
       continue;
     }
     const r = /^(ok|changed|failed|fatal|skipping): \[[^\]]*\](?:: \w+!)?(?: => (.*))?$/.exec(line);
-    if (r && step && task) {
-      let output = r[2] ?? '';
-      try {
-        const j = JSON.parse(output) as Record<string, unknown>;
-        output = typeof j.msg === 'string' ? j.msg : typeof j.stdout === 'string' ? j.stdout : output;
-      } catch {
-        // not JSON: kept as is
+    if (!r || !step || !task) continue;
+    let output = r[2] ?? '';
+    // Ansible's result dump may span lines: take them while the braces are open.
+    if (output.startsWith('{')) {
+      let depth = 0;
+      let text = output;
+      const count = (x: string) => {
+        for (const c of x) depth += c === '{' ? 1 : c === '}' ? -1 : 0;
+      };
+      count(output);
+      while (depth > 0 && i + 1 < lines.length) {
+        i++;
+        text += `\n${lines[i]}`;
+        count(lines[i]);
       }
-      out[step].tasks[task] = { state: r[1] === 'fatal' ? 'failed' : r[1], output };
+      try {
+        const j = JSON.parse(text) as Record<string, unknown>;
+        output = typeof j.msg === 'string' ? j.msg : typeof j.stdout === 'string' ? j.stdout : text;
+      } catch {
+        output = text;
+      }
     }
+    out[step].tasks[task] = { state: r[1] === 'fatal' ? 'failed' : r[1], output };
   }
   return out;
 }

@@ -17,7 +17,7 @@ import { evaluate, type LiveInfo } from '#tosca/functions';
 import { readTopology, type Topology } from '#tosca/template';
 import { TypeRegistry } from '#tosca/types';
 import { dumpYaml, isMap, lineOf, loadYaml, plain } from '#tosca/yaml';
-import { ARTIFACTS_REMOTE_REPO, implementationUrl, operationsOf } from '#tosca/translate/configure';
+import { ARTIFACTS_REMOTE_REPO, implementationCandidates, implementationUrl, operationsOf } from '#tosca/translate/configure';
 import { buildRadl, newTranslation } from '#tosca/translate/index';
 import { nodePath } from '#tosca/translate/context';
 
@@ -128,7 +128,7 @@ function documentUrls(tosca: Omit<Tosca, 'documents'>): string[] {
     if (!node.known) continue;
     for (const op of operationsOf(t, node)) {
       const u = implementationUrl(t, op);
-      if (u && /^(https?|ftp):\/\//i.test(u)) urls.add(u);
+      if (u && /^(https?|ftp):\/\//i.test(u)) for (const c of implementationCandidates(u)) urls.add(c);
     }
     for (const a of Object.values(node.artifacts)) {
       if (isMap(a) && a.type === 'tosca.artifacts.File' && typeof a.file === 'string' && typeof a.deploy_path === 'string') {

@@ -13,6 +13,13 @@ import { dumpYaml, isMap, loadYaml, plain } from '#tosca/yaml';
 import { evalCtx, problem, type Translation } from '#tosca/translate/context';
 
 export const ARTIFACTS_REMOTE_REPO = 'https://raw.githubusercontent.com/grycap/tosca/main/artifacts/';
+/** Where IM's own artifacts folder came from (its playbooks are INDIGO's): the second place a name is looked up. */
+export const ARTIFACTS_FALLBACK_REPO = 'https://raw.githubusercontent.com/indigo-dc/tosca-types/master/artifacts/';
+
+/** The URLs an implementation may be read from, in order. */
+export function implementationCandidates(url: string): string[] {
+  return url.startsWith(ARTIFACTS_REMOTE_REPO) ? [url, ARTIFACTS_FALLBACK_REPO + url.slice(ARTIFACTS_REMOTE_REPO.length)] : [url];
+}
 const REMOTE_ARTIFACTS_PATH = '/tmp';
 
 const ORDER = [
@@ -234,8 +241,9 @@ export function configureOf(t: Translation, node: NodeTemplate, compute?: NodeTe
     }
     for (const a of artifacts) tasks.push({ name: `Download artifact ${a}`, get_url: `dest=${REMOTE_ARTIFACTS_PATH}/${basename(a)} url='${a}'` });
     const inline = isInlinePlaybook(op.implementation) ? op.implementation : artifactContent(op);
-    const url = inline !== undefined ? 'inline.yml' : implementationUrl(t, op);
+    let url = inline !== undefined ? 'inline.yml' : implementationUrl(t, op);
     if (!url) continue;
+    if (inline === undefined) url = implementationCandidates(url).find((u) => typeof t.documents.get(u) === 'string') ?? url;
     const text = inline ?? t.documents.get(url);
     if (text === undefined || text instanceof Error) {
       const why = text instanceof Error ? text.message : 'not fetched';

@@ -1,5 +1,6 @@
 /** Software components → configure recipes: playbooks by URL and inline, scripts, artifacts, Galaxy, levels. */
 import { describe, expect, it } from 'vitest';
+import yaml from 'js-yaml';
 import { compute, errorOf, radlOf, recipeOf, tpl } from './helpers.ts';
 
 const PLAY = `---
@@ -86,6 +87,24 @@ describe('software components', () => {
     ]);
     const apps = radl.getSystemByName('vm')?.getApplications().map((a) => a.getString('name'));
     expect(apps).toEqual(['ansible.roles.grycap.docker', 'ansible.collections.community.general']);
+  });
+
+  it('a relative name is looked up in grycap’s artifacts, then in INDIGO’s (IM’s artifacts folder); imports by repository', async () => {
+    const text = yaml.dump({
+      tosca_definitions_version: 'tosca_simple_yaml_1_0',
+      repositories: { indigo: { description: 'INDIGO types', url: 'https://raw.githubusercontent.com/indigo-dc/tosca-types/master/' } },
+      imports: [{ indigo_types: { file: 'custom_types.yaml', repository: 'indigo' } }],
+      topology_template: {
+        node_templates: {
+          vm: { type: 'tosca.nodes.Compute' },
+          app: { type: 'tosca.nodes.SoftwareComponent', requirements: [{ host: 'vm' }], interfaces: { Standard: { configure: 'mysql/mysql_db_import.yml' } } },
+        },
+      },
+    });
+    const { radl } = await radlOf(text);
+    const plays = recipeOf(radl, 'app_vm_conf') as Record<string, unknown>[];
+    expect(plays[0].hosts).toBeUndefined();
+    expect(JSON.stringify(plays)).toContain('mysql_db');
   });
 
   it('levels follow HostedOn / DependsOn / ConnectsTo; no configure at all disables contextualization', async () => {

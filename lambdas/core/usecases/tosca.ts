@@ -43,9 +43,12 @@ function accessToken(caller?: Caller): string | undefined {
   return item?.token;
 }
 
-/** Loads (parses, resolves, checks) a template; ToscaError (400) with every problem. */
-export function loadInput(services: Pick<Services, 'config' | 'documents'>, text: string, caller?: Caller): Promise<Tosca> {
-  const token = accessToken(caller);
+/**
+ * Loads (parses, resolves, checks) a template; ToscaError (400) with every problem. `stored`: a template
+ * read back from the store (outputs), whose `access_token()` inputs are not resolved again.
+ */
+export function loadInput(services: Pick<Services, 'config' | 'documents'>, text: string, caller?: Caller, stored = false): Promise<Tosca> {
+  const token = accessToken(caller) ?? (stored ? 'access_token()' : undefined);
   const repo = services.config.OAIPMH_REPO_BASE_IDENTIFIER_URL;
   return loadTosca(text, { fetcher: documentsOf(services), ...(token ? { accessToken: token } : {}), ...(repo ? { repoBase: repo } : {}) });
 }
@@ -143,7 +146,7 @@ function liveVm(vm: VmRecord): LiveVm {
 
 /** The outputs of a TOSCA infrastructure against its live VMs (their contextualization logs included). */
 export async function infrastructureOutputs(services: Services, inf: InfraRecord & { tosca: string }, vms: VmRecord[]): Promise<Record<string, unknown>> {
-  const tosca = await loadInput(services, inf.tosca);
+  const tosca = await loadInput(services, inf.tosca, undefined, true);
   const bySystem = new Map<string, LiveVm[]>();
   const needLogs = /ctxt_log|ansible_output/.test(inf.tosca);
   for (const vm of vms) {

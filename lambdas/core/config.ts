@@ -127,6 +127,22 @@ export const configSchema = z.object({
    * every write), 0 in AWS (many Lambda instances). See lambdas/store/cached-store.ts.
    */
   INF_CACHE_TIME: num(0).optional(),
+  /** IM's TOSCA template repository: base of relative parent templates (`imports: [{template_file: …}]`). */
+  OAIPMH_REPO_BASE_IDENTIFIER_URL: z.string().optional(),
+
+  // ---- TOSCA documents (lambdas/tosca/url-fetcher.ts) ----
+  /** Folder laid out as `<dir>/<host>/<path>`: every URL a template needs is read from it first. */
+  TOSCA_URL_DIR: z.string().optional(),
+  /** Fetch over HTTPS the documents that TOSCA_URL_DIR does not hold. */
+  TOSCA_FETCH_REMOTE: bool.default(true),
+  /** Hosts the translator may fetch from (`*` = any). */
+  TOSCA_URL_ALLOWED_HOSTS: list.default(['raw.githubusercontent.com', 'github.com', 'gitlab.com']),
+  /** Seconds one document fetch may take. */
+  TOSCA_URL_TIMEOUT: num(0).default(10),
+  /** Maximum size of one document, in bytes. */
+  TOSCA_URL_MAX_SIZE: int(1024).default(2 * 1024 * 1024),
+  /** Seconds a fetched document stays in the in-process cache (0: no cache). */
+  TOSCA_URL_CACHE_TIME: num(0).default(300),
 
   // ---- options of this implementation ----
   /** DynamoDB table name. */

@@ -85,6 +85,7 @@ export const errors = {
   disabled: () => new ImError('DISABLED', 'Function currently disabled.'),
   invalidState: () => new ImError('INVALID_STATE', 'Invalid State to perform this operation.'),
   badRequest: (message: string, cause?: unknown) => new ImError('BAD_REQUEST', message, { cause }),
+  notFound: (message: string) => new ImError('INF_NOT_FOUND', message),
   internal: (message: string, cause?: unknown) => new ImError('INTERNAL', message, { cause }),
   storeUnavailable: (cause?: unknown) =>
     new ImError('STORE_UNAVAILABLE', 'The infrastructure store is unavailable at the moment. Please try again later.', { cause }),
@@ -95,7 +96,7 @@ export function toImError(err: unknown): ImError {
   if (err instanceof ImError) return err;
   // RADL errors are client errors; they are recognised by name so that this module
   // does not depend on the RADL package.
-  if (err instanceof Error && err.name === 'RadlError') return new ImError('BAD_REQUEST', err.message, { cause: err });
+  if (err instanceof Error && (err.name === 'RadlError' || err.name === 'ToscaError')) return new ImError('BAD_REQUEST', err.message, { cause: err });
   return new ImError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
 }
 

@@ -10,6 +10,7 @@
 import type { Radl, System } from '#radl/index';
 import type { Config } from '#core/config';
 import type { AuthServices } from '#core/auth-ports';
+import type { DocumentFetcher } from '#tosca/documents';
 
 // ---------------------------------------------------------------------------------------------
 // Auth
@@ -401,6 +402,8 @@ export interface Services {
   /** Sign-in: OIDC token verification, Vault, USER_DB, owner password checks (lambdas/core/auth-ports.ts). */
   auth: AuthServices;
   now(): number;
+  /** Reads the documents TOSCA templates name (default: TOSCA_URL_DIR / HTTPS from the config). */
+  documents?: DocumentFetcher;
 }
 
 export interface SecretBox {

@@ -29,6 +29,7 @@ import { buildInventory, type FileToWrite, type MasterNames } from '#runner/inve
 import { LogSink } from '#runner/log-sink';
 import { nodeFromVm, parseProxyHost, selectMaster, type CtxtNode, type JumpHost } from '#runner/nodes';
 import { planContextualization, type CtxtPlan, type PlanTask } from '#runner/plan';
+import { UTILS_TASKS } from '#runner/utils-tasks';
 import { ansibleCfg, basicPlaybook, dumpPlaybook, galaxyRequirements, packageName, recipePlays, taskHeader, type Play } from '#runner/playbooks';
 import { dumpYaml } from '#runner/yaml';
 
@@ -408,6 +409,8 @@ class Run {
         mode: 0o600,
       },
     ]);
+    // utils/tasks/… files that TOSCA recipes include (as IM's contextualization ships them).
+    this.writeFiles(Object.entries(UTILS_TASKS).map(([name, content]) => ({ path: join(this.workDir, 'utils', 'tasks', name), content, mode: 0o600 })));
     this.infLog('Generating YAML, hosts and inventory files.');
     this.writeInventory(all);
     for (const n of this.nodes) {

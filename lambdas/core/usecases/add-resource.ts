@@ -25,6 +25,7 @@ import {
 } from '#core/usecases/common';
 import { mergeRadl } from '#core/usecases/radl-merge';
 import { planDeploys, type DeployPlan, type PlannedVm } from '#core/usecases/deploy-plan';
+import { addToscaResources } from '#core/usecases/add-tosca-resources';
 
 export interface AddResourceOptions {
   /** Contextualize after adding (default true). */
@@ -194,6 +195,9 @@ export async function addResource(
   input: RadlInput,
   opts: AddResourceOptions = {},
 ): Promise<number[]> {
+  if (input.format === 'tosca') {
+    return addToscaResources(services, auth, infId, input.text, opts);
+  }
   requireWriteMode(services);
   const caller = await authenticate(services, auth);
   const inf = await getInfraForCaller(services, caller, infId);

@@ -21,12 +21,13 @@ import {
 } from '#core/usecases/common';
 import { vmHandle } from '#core/vm-refresh';
 import { currentVmRadl } from '#core/usecases/get-vm-info';
+import { createRadl, loadInput } from '#core/usecases/tosca';
 
 export async function alterVm(services: Services, auth: AuthItem[], infId: string, vmId: string | number, input: RadlInput): Promise<Radl> {
   requireWriteMode(services);
   const { caller, inf } = await callerAndInfra(services, auth, infId);
   const vm = await getLiveVm(services, infId, vmId);
-  const radl = parseRadlInput(input);
+  const radl = input.format === 'tosca' ? createRadl(services, await loadInput(services, input.text, caller), infId) : parseRadlInput(input);
   const system = radl.getSystemByName(vm.systemName);
   if (!system || system.reference) throw errors.badRequest(`Incorrect RADL no system with name ${vm.systemName} provided.`);
   const cloudAuth = refreshedCloudAuth(services, inf, caller);

@@ -128,7 +128,8 @@ export async function liveVms(services: Services, infId: string): Promise<VmReco
 // RADL
 // ---------------------------------------------------------------------------------------------
 
-export const toscaUnsupported = () => new ImError('UNSUPPORTED_MEDIA_TYPE', 'TOSCA input is not supported yet');
+/** TOSCA bodies are translated by the use cases (core/usecases/tosca.ts); this parser takes RADL only. */
+export const toscaUnsupported = () => new ImError('UNSUPPORTED_MEDIA_TYPE', 'TOSCA input is not supported by this operation');
 
 /** Parses the input without validating it (RadlError → 400 through the error table). */
 export function parseRadlInput(input: RadlInput): Radl {

@@ -15,6 +15,9 @@ import { sealCloudAuth } from '#core/cloud-auth';
 import { mutateInfrastructure, releaseAddingOp } from '#core/mutate';
 import { addVmsError, launchPlanned, NO_DEPLOY_MSG, planAdd, plannedVmRecords } from '#core/usecases/add-resource';
 import { addContMsg, deletedPatch, liveVms, parseCheckedRadl, requireWriteMode, waitSync, type RadlInput } from '#core/usecases/common';
+import { createRadl, loadInput } from '#core/usecases/tosca';
+import { checkRadl } from '#radl/index';
+import { serializeTosca } from '#tosca/index';
 
 export interface CreateOptions {
   /** Return as soon as the launch started (default false). */
@@ -68,8 +71,14 @@ async function discard(services: Services, infId: string): Promise<void> {
 export async function createInfrastructure(services: Services, auth: AuthItem[], input: RadlInput, opts: CreateOptions = {}): Promise<string> {
   requireWriteMode(services);
   const caller = await authenticate(services, auth);
-  const radl = parseCheckedRadl(input);
+  const tosca = input.format === 'tosca' ? await loadInput(services, input.text, caller) : undefined;
   const inf = await newInfraRecord(services, caller);
+  const radl = tosca ? createRadl(services, tosca, inf.id) : parseCheckedRadl(input);
+  if (tosca) {
+    checkRadl(radl);
+    // The template is stored with the infrastructure (GET …/tosca, outputs, TOSCA add-resources).
+    inf.tosca = serializeTosca(tosca);
+  }
   // Planned before the record exists: the record is created with the merged RADL, its ids
   // reserved (0..n-1) and the add counted, in one write.
   const add = planAdd(services, caller, inf, radl);

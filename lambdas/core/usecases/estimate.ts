@@ -7,6 +7,7 @@ import { authenticate } from '#core/auth';
 import { cloudItems } from '#core/cloud-auth';
 import type { Radl, System } from '#radl/index';
 import { parseCheckedRadl, type RadlInput } from '#core/usecases/common';
+import { createRadl, loadInput } from '#core/usecases/tosca';
 import { planDeploys } from '#core/usecases/deploy-plan';
 
 export interface ComputeEstimate {
@@ -70,7 +71,7 @@ function storage(s: System): StorageEstimate[] {
 
 export async function estimateResources(services: Services, auth: AuthItem[], input: RadlInput): Promise<Record<string, CloudEstimate>> {
   const caller = await authenticate(services, auth);
-  const radl = parseCheckedRadl(input);
+  const radl = input.format === 'tosca' ? createRadl(services, await loadInput(services, input.text, caller)) : parseCheckedRadl(input);
   const res: Record<string, CloudEstimate> = {};
   if (!radl.deploys.some((d) => d.vmNumber > 0)) return res;
   const plan = planDeploys({

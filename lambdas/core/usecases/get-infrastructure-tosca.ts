@@ -1,22 +1,25 @@
 /**
- * The TOSCA document (and outputs) of an infrastructure created from TOSCA. TOSCA input is not
- * supported yet, so only imported infrastructures can have one; otherwise 403 as IM.
+ * The TOSCA template of an infrastructure created from TOSCA, with each node's current number of VMs
+ * as its count; and its outputs evaluated against the live VMs. Otherwise 403 as IM.
  */
 import { ImError } from '#core/errors';
-import type { AuthItem, Services } from '#core/types';
-import { callerAndInfra } from '#core/usecases/common';
+import type { AuthItem, InfraRecord, Services } from '#core/types';
+import { callerInfraAnd } from '#core/usecases/common';
+import { infrastructureOutputs, toscaWithCounts } from '#core/usecases/tosca';
 
 const notValid = (prop: string) => new ImError('FORBIDDEN', `'${prop}' infrastructure property is not valid in this infrastructure`);
 
+function withTosca(inf: InfraRecord, prop: string): InfraRecord & { tosca: string } {
+  if (!inf.tosca) throw notValid(prop);
+  return inf as InfraRecord & { tosca: string };
+}
+
 export async function getInfrastructureTosca(services: Services, auth: AuthItem[], infId: string): Promise<string> {
-  const { inf } = await callerAndInfra(services, auth, infId);
-  if (!inf.tosca) throw notValid('tosca');
-  return inf.tosca;
+  const { inf, value: vms } = await callerInfraAnd(services, auth, infId, () => services.store.listVms(infId));
+  return toscaWithCounts(withTosca(inf, 'tosca'), vms);
 }
 
 export async function getInfrastructureOutputs(services: Services, auth: AuthItem[], infId: string): Promise<Record<string, unknown>> {
-  const { inf } = await callerAndInfra(services, auth, infId);
-  const outputs = inf.extra?.outputs;
-  if (!inf.tosca || typeof outputs !== 'object' || outputs === null) throw notValid('outputs');
-  return outputs as Record<string, unknown>;
+  const { inf, value: vms } = await callerInfraAnd(services, auth, infId, () => services.store.listVms(infId));
+  return infrastructureOutputs(services, withTosca(inf, 'outputs'), vms);
 }

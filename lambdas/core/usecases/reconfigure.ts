@@ -9,6 +9,7 @@ import type { AuthItem, Services } from '#core/types';
 import { checkRadl, radlToJsonString, type System } from '#radl/index';
 import { mutateInfrastructure, mutateVm } from '#core/mutate';
 import { callerAndInfra, infraRadl, liveVms, parseRadlInput, refreshedCloudAuth, requireWriteMode, vmRadl, type RadlInput } from '#core/usecases/common';
+import { addResourcesRadl } from '#core/usecases/tosca';
 
 const NEW_CREDS = 'disk.0.os.credentials.new.';
 const APPS = 'disk.0.applications';
@@ -50,7 +51,9 @@ export async function reconfigure(
   const cloudAuth = refreshedCloudAuth(services, inf, caller);
   const changedSystems = new Map<string, System>();
   if (input && input.text.trim() !== '') {
-    const radl = parseRadlInput(input);
+    // TOSCA: the stored template merged with the posted one (and stored), translated against the current VMs.
+    const tosca = input.format === 'tosca' ? await addResourcesRadl(services, inf, await liveVms(services, infId), input.text, caller) : undefined;
+    const radl = tosca ? tosca.radl : parseRadlInput(input);
     await mutateInfrastructure(services.store, infId, (cur) => {
       const stored = infraRadl(cur);
       for (const c of radl.configures) if (!c.reference) stored.add(c.clone(), 'replace');
@@ -61,7 +64,7 @@ export async function reconfigure(
         if (target && !s.reference && copyReconfigurable(s, target)) changedSystems.set(s.name, s);
       }
       checkRadl(stored);
-      return { radl: radlToJsonString(stored, 0), ...(cloudAuth ? { cloudAuth } : {}) };
+      return { radl: radlToJsonString(stored, 0), ...(cloudAuth ? { cloudAuth } : {}), ...(tosca ? { tosca: tosca.stored } : {}) };
     });
   } else if (cloudAuth) {
     await mutateInfrastructure(services.store, infId, () => ({ cloudAuth }));

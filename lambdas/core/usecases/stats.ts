@@ -2,6 +2,7 @@
  * GetStats: usage per infrastructure of the caller (admins: everyone), deleted ones included,
  * filtered on the creation time: init_date ≤ created < end_date (00:00 UTC).
  */
+import { toscaName as toscaNameOf } from '#tosca/index';
 import { errors } from '#core/errors';
 import type { AuthItem, InfraRecord, Services, VmRecord } from '#core/types';
 import { authenticate } from '#core/auth';
@@ -55,13 +56,7 @@ export function parseStatsDate(name: string, value: string): number {
 }
 
 function toscaName(inf: InfraRecord): string {
-  if (!inf.tosca) return '';
-  const m = /template_name:\s*['"]?([^'"\n]+)/.exec(inf.tosca);
-  if (m) return m[1].trim();
-  const icon = /icon:\s*['"]?([^'"\n]+)/.exec(inf.tosca);
-  if (!icon) return '';
-  const base = icon[1].trim().split('/').pop() ?? '';
-  return base.replace(/\.[^.]*$/, '');
+  return inf.tosca ? toscaNameOf(inf.tosca) : '';
 }
 
 function statsItem(services: Services, inf: InfraRecord, vms: VmRecord[]): StatsItem {

@@ -65,6 +65,8 @@ export const configSchema = z.object({
   OIDC_ADMIN_GROUPS: json(z.array(z.object({ issuer: z.string(), group: z.string() })).optional()).default([]),
   MAX_SIMULTANEOUS_LAUNCHES: int(1, 40).default(5),
   MAX_VM_FAILS: int(1, 100).default(3),
+  /** VMs one create / add / dry_run may deploy at most (larger requests answer 400 before any planning). */
+  MAX_VMS_PER_REQUEST: int(1, 100_000).default(1000),
   DELAY_BETWEEN_VM_RETRIES: num(0).default(5),
   WAIT_RUNNING_VM_TIMEOUT: num(0).default(1800),
   WAIT_SSH_ACCCESS_TIMEOUT: num(0).default(300),

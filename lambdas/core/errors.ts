@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'CLOUD_RETRYABLE' // transient cloud error (capacity, throttling): the launch flow retries it
   | 'TIMEOUT' // a blocking call took too long
   | 'STORE_UNAVAILABLE' // the database does not answer (outage, timeout): try again later
+  | 'CONFLICT' // concurrent writers kept changing the same record: try again
   | 'INTERNAL'; // a bug or an infrastructure failure: never exposed in detail
 
 export interface ErrorMapping {
@@ -53,6 +54,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorMapping>> = {
   CLOUD_RETRYABLE: { http: 400, xmlrpc: 'result', expose: true },
   TIMEOUT: { http: 504, xmlrpc: 'result', expose: true },
   STORE_UNAVAILABLE: { http: 503, xmlrpc: 'result', expose: true },
+  CONFLICT: { http: 409, xmlrpc: 'result', expose: true },
   INTERNAL: { http: 500, xmlrpc: -32603, expose: false },
 };
 
@@ -94,6 +96,10 @@ export const errors = {
 /** Anything thrown → an ImError (unknown errors become INTERNAL, keeping the cause for the log). */
 export function toImError(err: unknown): ImError {
   if (err instanceof ImError) return err;
+  // Optimistic locking that kept losing (the retries of #core/mutate ran out): a 409, not an internal error.
+  if (err instanceof Error && err.name === 'VersionConflictError') {
+    return new ImError('CONFLICT', 'The infrastructure was being modified by other requests at the same time. Please try again.', { cause: err });
+  }
   // RADL errors are client errors; they are recognised by name so that this module
   // does not depend on the RADL package.
   if (err instanceof Error && (err.name === 'RadlError' || err.name === 'ToscaError')) return new ImError('BAD_REQUEST', err.message, { cause: err });

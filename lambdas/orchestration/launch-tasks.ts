@@ -195,14 +195,21 @@ export async function launchVm(services: Services, p: TaskPayload): Promise<Step
   const sys = launched.system.clone();
   applyVmState(sys, finalState, vmId);
   const patch: Partial<VmRecord> = { ...base, ...ctxtPatch, state: finalState, info: vmInfoWith(vmRadl, sys) };
+  const handle = () => vmHandle({ ...vm, providerId: launched.providerId, cloudData: launched.cloudData }, vmRadl, launched.system);
+  let recorded: VmRecord;
   try {
-    await updateVmFrom(store, vm, () => patch);
+    // A VM removed or destroyed while it launched (a forced destroy) is not recorded as running.
+    recorded = await updateVmFrom(store, vm, (v) => (v.destroyed || v.deleting ? undefined : patch));
   } catch (err) {
     // The VM exists at the provider but could not be recorded: do not leak it.
     logger.error('Launched VM could not be recorded; finalizing it', { infId, vmId, error: err });
-    const handle = vmHandle({ ...vm, providerId: launched.providerId, cloudData: launched.cloudData }, vmRadl, launched.system);
-    await connector.finalize(handle, false, auth).catch((e: unknown) => logger.error('Finalize after a failed write failed', { infId, vmId, error: e }));
+    await connector.finalize(handle(), false, auth).catch((e: unknown) => logger.error('Finalize after a failed write failed', { infId, vmId, error: e }));
     throw err;
+  }
+  if (recorded.destroyed || recorded.deleting) {
+    logger.info('VM destroyed while it launched; finalizing it', { infId, vmId });
+    await connector.finalize(handle(), false, auth);
+    return done();
   }
   if (ctxtDisabled) await logCtxtDisabled(services, inf, vm);
   return result;

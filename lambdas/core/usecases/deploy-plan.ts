@@ -94,6 +94,11 @@ export function planDeploys(opts: {
 }): DeployPlan {
   const { radl, clouds, connectors, config } = opts;
   const deploys = opts.deploys.filter((d) => d.vmNumber > 0);
+  // Checked before anything is planned: a 270-byte `deploy node 1000000` must not cost gigabytes.
+  const total = deploys.reduce((n, d) => n + d.vmNumber, 0);
+  if (total > config.MAX_VMS_PER_REQUEST) {
+    throw errors.badRequest(`The request deploys ${total} VMs; at most ${config.MAX_VMS_PER_REQUEST} may be deployed in one request (MAX_VMS_PER_REQUEST).`);
+  }
   const privateNetworks = { ...opts.privateNetworks };
   const vms: PlannedVm[] = [];
   if (deploys.length === 0) return { vms, privateNetworks };

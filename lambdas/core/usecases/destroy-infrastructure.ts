@@ -1,5 +1,5 @@
 /**
- * DestroyInfrastructure (lifecycle.md §2): 409 while resources are being added; marks the
+ * DestroyInfrastructure (lifecycle.md §2): 409 while resources are being added (unless `force`); marks the
  * infrastructure `deleting`, then the `destroy` workflow finalizes the VMs (reverse id order),
  * deletes auto-delete snapshots and marks it deleted. Sync calls wait (SYNC_WAIT_SECONDS at
  * most: past that the work goes on and the state reads `deleting`); without `force` a failed
@@ -25,13 +25,17 @@ export async function destroyInfrastructure(services: Services, auth: AuthItem[]
   requireDeleteMode(services);
   const { caller, inf } = await callerAndInfra(services, auth, infId);
   const cloudAuth = refreshedCloudAuth(services, inf, caller);
+  const force = opts.force ?? false;
   await updateInfFrom(services, inf, (cur) => {
     if (cur.status === 'deleted') throw errors.infDeleted();
-    if ((cur.addingOps ?? []).length > 0) throw errors.invalidState();
-    return { status: 'deleting', ...(cloudAuth ? { cloudAuth } : {}) };
+    // Without force, a destroy waits for the adds in flight (409). With force it always goes ahead, also
+    // over adds or a destroy that an interruption left behind: the launches in flight see the
+    // infrastructure deleting and fail their VMs (a VM launched meanwhile is finalized at once), and
+    // the destroy finalizes whatever exists.
+    if (!force && (cur.addingOps ?? []).length > 0) throw errors.invalidState();
+    return { status: 'deleting', ...(force ? { addingOps: [] } : {}), ...(cloudAuth ? { cloudAuth } : {}) };
   });
   // The workflow lists the live VMs itself (reverse id order, last VM of each cloud at the end).
-  const force = opts.force ?? false;
   const execution = await services.orchestrator.start('destroy', { infId, force });
   services.logger.info('Destroy started', { infId, force, execution });
   if (opts.async) return;

@@ -9,7 +9,7 @@
  */
 import { errors } from '#core/errors';
 import { VersionConflictError, type AuthItem, type CtxtState, type InfraRecord, type Services, type VmRecord, type VmState } from '#core/types';
-import { authenticate, isAuthorized, ownerKey, ownerRecords, type Caller } from '#core/auth';
+import { authenticate, ownerKey, ownerRecords } from '#core/auth';
 import { sealCloudAuth } from '#core/cloud-auth';
 import { parseRadl, parseRadlJson, radlToJsonString } from '#radl/index';
 import { deletedExpiry, putVmRecords, requireWriteMode } from '#core/usecases/common';
@@ -91,7 +91,8 @@ export async function importInfrastructure(services: Services, auth: AuthItem[],
     }
     if (!isObj(parsed)) throw new IncorrectData('a JSON object is expected');
     const id = str(parsed.id);
-    if (!id || !/^[A-Za-z0-9._-]{1,128}$/.test(id)) throw new IncorrectData('missing or invalid id');
+    // IM's ids are UUIDs (uuid1): anything else (`..`, paths, long strings) is refused.
+    if (!id || !UUID_RE.test(id)) throw new IncorrectData('missing or invalid id (an infrastructure id is a UUID)');
     const radl = radlJson(parsed.radl_json, parsed.radl, 'the infrastructure RADL');
     vms = (Array.isArray(parsed.vm_list) ? parsed.vm_list : []).map((v) => importVm(id, v, now));
     contOut = str(parsed.cont_out) ?? '';
@@ -132,7 +133,7 @@ export async function importInfrastructure(services: Services, auth: AuthItem[],
     await services.store.createInfrastructure(inf);
   } catch (e) {
     if (!(e instanceof VersionConflictError)) throw e;
-    if (!(await replaceableDeleted(services, inf.id, caller))) {
+    if (!(await replaceableDeleted(services, inf.id))) {
       throw errors.badRequest(`Error importing the infrastructure: an infrastructure with ID ${inf.id} already exists.`);
     }
     await services.store.deleteInfrastructureData(inf.id);
@@ -152,9 +153,16 @@ export async function importInfrastructure(services: Services, auth: AuthItem[],
   return inf.id;
 }
 
-/** An existing record may be replaced by an import only when it is deleted and the caller may access it. */
-async function replaceableDeleted(services: Services, infId: string, caller: Caller): Promise<boolean> {
+/**
+ * An existing record may be replaced by an import only when it is deleted, whoever owned it: as in IM, a
+ * deleted infrastructure's id is free again. The answer then does not depend on who owns the id (an
+ * import of another user's id reads as one of the caller's own), and an active one is "already
+ * exists" for everybody.
+ */
+async function replaceableDeleted(services: Services, infId: string): Promise<boolean> {
   const existing = await services.store.getInfrastructure(infId);
   if (!existing) return true; // purged or expired meanwhile
-  return existing.status === 'deleted' && (await isAuthorized(existing, caller));
+  return existing.status === 'deleted';
 }
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

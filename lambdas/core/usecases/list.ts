@@ -1,10 +1,11 @@
 /**
  * GetInfrastructureList: ids of the infrastructures the caller owns (admins: all), newest first,
- * deleted ones excluded; `filter` is a regular expression searched in the RADL text and the
- * stored TOSCA document of each infrastructure.
+ * deleted ones excluded; `filter` is a regular expression (RE2 syntax: no backreferences or lookaround)
+ * searched in the RADL text and the stored TOSCA document of each infrastructure.
  */
 import type { AuthItem, InfraRecord, Services } from '#core/types';
 import { authenticate, callerIsAdmin, isAuthorized, isAuthorizedCached, ownerKey, type Caller } from '#core/auth';
+import { RE2JS } from 're2js';
 import { errors } from '#core/errors';
 import { radlToText } from '#radl/index';
 import { infraRadl } from '#core/usecases/common';
@@ -32,18 +33,28 @@ export async function callerInfrastructures(services: Services, caller: Caller, 
   return candidates.filter((_, i) => allowed[i]);
 }
 
-function compileFilter(filter: string): RegExp {
+/** Longest filter accepted (a longer one is refused with a 400). */
+export const MAX_FILTER_LENGTH = 1000;
+
+/**
+ * The filter as an RE2 expression (re2js): matching time is linear in the text, whatever the
+ * expression, so `(a+)+$` cannot block the service (a backtracking engine takes exponential time on
+ * it). RE2 has no backreferences or lookaround: such filters are refused with a 400, as invalid ones.
+ */
+function compileFilter(filter: string): RE2JS {
+  if (filter.length > MAX_FILTER_LENGTH) throw errors.badRequest(`Invalid regular expression in filter parameter: longer than ${MAX_FILTER_LENGTH} characters`);
   try {
-    return new RegExp(filter);
+    return RE2JS.compile(filter);
   } catch (e) {
-    throw errors.badRequest(`Invalid regular expression in filter parameter: ${(e as Error).message}`);
+    const reason = (e as Error).message.replace(/^error parsing regexp: /, '');
+    throw errors.badRequest(`Invalid regular expression in filter parameter: /${filter}/: ${reason}`);
   }
 }
 
-function matches(inf: InfraRecord, re: RegExp): boolean {
-  if (inf.tosca && re.test(inf.tosca)) return true;
+function matches(inf: InfraRecord, re: RE2JS): boolean {
+  if (inf.tosca && re.matcher(inf.tosca).find()) return true;
   try {
-    return re.test(radlToText(infraRadl(inf)));
+    return re.matcher(radlToText(infraRadl(inf))).find();
   } catch {
     return false;
   }

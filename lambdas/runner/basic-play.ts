@@ -168,9 +168,15 @@ touch "$HOME/.ssh/authorized_keys"
 chmod 600 "$HOME/.ssh/authorized_keys"
 if ! grep -qxF "$IM_KEY" "$HOME/.ssh/authorized_keys"; then printf '%s\\n' "$IM_KEY" >> "$HOME/.ssh/authorized_keys"; echo IM_CHANGED; fi`;
 
-/** A shell task that reports `changed` when the script prints IM_CHANGED; its result goes to `reg`. */
-function shellTask(name: string, reg: string, script: string, extra: Play = {}): Play {
-  return { name, shell: unsafe(script), register: reg, changed_when: `'IM_CHANGED' in ${reg}.stdout`, ...extra };
+/**
+ * A raw task (one SSH command, no Python module: the cheapest kind of task) running `script` with /bin/sh
+ * after the shell variables `vars` (Jinja expressions, shell-quoted by Ansible). It is `changed` when the
+ * script prints IM_CHANGED; its result goes to `reg`. The scripts hold no Jinja delimiters: everything
+ * that comes from a user is in `vars`, quoted.
+ */
+function rawTask(name: string, reg: string, vars: Record<string, string>, script: string, extra: Play = {}): Play {
+  const assign = Object.entries(vars).map(([k, v]) => `${k}={{ ${v} | quote }}\n`);
+  return { name, raw: `${assign.join('')}${script}`, args: { executable: '/bin/sh' }, register: reg, changed_when: `'IM_CHANGED' in ${reg}.stdout`, ...extra };
 }
 
 function mainTasks(node: CtxtNode): Play[] {
@@ -209,9 +215,8 @@ const credentialTasks: Play[] = [
     no_log: true,
     when: 'im_ctxt_new_password is defined',
   },
-  shellTask('Authorize the new public key', 'im_new_key', AUTHORIZE_KEY, {
+  rawTask('Authorize the new public key', 'im_new_key', { IM_KEY: 'im_ctxt_new_public_key' }, AUTHORIZE_KEY, {
     become: false,
-    environment: { IM_KEY: '{{ im_ctxt_new_public_key }}' },
     when: 'im_ctxt_new_public_key is defined',
   }),
 ];
@@ -227,17 +232,12 @@ export function basicPlays(input: BasicPlaysInput): Play[] {
   if (masterHost) vars.im_master_host = masterHost;
 
   const tasks: Play[] = [
-    {
-      name: 'Bootstrap Python and wait for the package manager',
-      raw: unsafe(bootstrapScript(input.pkgLockTimeout ?? 600)),
-      args: { executable: '/bin/sh' },
+    rawTask('Bootstrap Python and wait for the package manager', 'im_bootstrap', {}, bootstrapScript(input.pkgLockTimeout ?? 600), {
       vars: { ansible_ssh_retries: sshRetriesFor(input.sshWaitTimeout) },
-      register: 'im_bootstrap',
-      changed_when: "'IM_CHANGED' in im_bootstrap.stdout",
-    },
+    }),
     { name: 'Gather facts', setup: {} },
-    shellTask('Set SELinux to permissive', 'im_selinux', SELINUX_PERMISSIVE, { when: "ansible_selinux is mapping and ansible_selinux.status | default('') == 'enabled'" }),
-    shellTask('Set the hostname of the node', 'im_hostname', SET_HOSTNAME, { environment: { IM_FQDN: '{{ IM_NODE_FQDN }}' } }),
+    rawTask('Set SELinux to permissive', 'im_selinux', {}, SELINUX_PERMISSIVE, { when: "ansible_selinux is mapping and ansible_selinux.status | default('') == 'enabled'" }),
+    rawTask('Set the hostname of the node', 'im_hostname', { IM_FQDN: 'IM_NODE_FQDN' }, SET_HOSTNAME),
     {
       name: 'Add the nodes of the infrastructure to /etc/hosts',
       blockinfile: {
@@ -250,8 +250,8 @@ export function basicPlays(input: BasicPlaysInput): Play[] {
   ];
   if (masterHost) {
     tasks.push(
-      shellTask('Create the SSH key of the master VM', 'im_master_key', MASTER_KEY, {
-        environment: { IM_DIR: `${input.remoteConfDir.replace(/\/+$/, '')}/${input.infId}`, IM_USER: '{{ ansible_user }}', IM_INF: input.infId },
+      rawTask('Create the SSH key of the master VM', 'im_master_key', { IM_DIR: 'im_key_dir', IM_USER: 'ansible_user', IM_INF: 'IM_INFRASTRUCTURE_ID' }, MASTER_KEY, {
+        vars: { im_key_dir: unsafe(`${input.remoteConfDir.replace(/\/+$/, '')}/${input.infId}`) },
         when: 'inventory_hostname == im_master_host',
       }),
       {
@@ -280,9 +280,8 @@ export function basicPlays(input: BasicPlaysInput): Play[] {
   const keysTasks: Play[] = [];
   if (masterHost) {
     keysTasks.push(
-      shellTask("Authorize the master VM's public key", 'im_master_key_auth', AUTHORIZE_KEY, {
+      rawTask("Authorize the master VM's public key", 'im_master_key_auth', { IM_KEY: 'hostvars[im_master_host].im_master_pubkey' }, AUTHORIZE_KEY, {
         become: false,
-        environment: { IM_KEY: '{{ hostvars[im_master_host].im_master_pubkey }}' },
         when: "hostvars[im_master_host].im_master_pubkey | default('') != ''",
       }),
     );

@@ -57,6 +57,8 @@ export class Execution {
   timedOut = false;
   /** ansible-playbook processes started. */
   processes = 0;
+  /** Wall time spent in them, ms. */
+  processMs = 0;
   private readonly byHost: Map<string, number>;
 
   constructor(private readonly o: ExecutionOptions) {
@@ -147,6 +149,7 @@ export class Execution {
     const args = ['-i', workspace.inventoryPath, playbook, '--limit', nodes.map((n) => this.host(n)).join(',')];
     for (const [i, f] of unit.vaultFiles.entries()) args.push('--vault-id', `v${i}@${f}`);
     this.processes++;
+    const t0 = this.o.now();
     const res = await runAnsible({
       bin: this.o.ansiblePlaybook,
       args,
@@ -165,6 +168,7 @@ export class Execution {
         }
       },
     });
+    this.processMs += this.o.now() - t0;
     this.checkAbort();
     if (res.timedOut) this.timedOut = true;
     if (res.spawnError) {

@@ -82,8 +82,9 @@ export interface RunResult {
   /** An infrastructure-level error (no master VM…); every VM ended unconfigured. */
   error?: string;
   vms: VmOutcome[];
-  /** ansible-playbook processes this run started. */
+  /** ansible-playbook processes this run started, and the wall time spent in them (ms). */
   ansibleRuns: number;
+  ansibleMs: number;
   durationMs: number;
 }
 
@@ -140,6 +141,7 @@ class Run {
       timedOut: this.execution?.timedOut ?? false,
       superseded: this.supervisor.superseded,
       ansibleRuns: this.execution?.processes ?? 0,
+      ansibleMs: this.execution?.processMs ?? 0,
       durationMs: this.now() - this.t0,
       ...extra,
     };

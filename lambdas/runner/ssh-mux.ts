@@ -7,7 +7,7 @@
  * ControlPersist is short, for the masters of a runner that was killed outright.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Control folders of the runs still going (closed from the exit path of the process too). */
@@ -43,7 +43,17 @@ function ssh(args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
+/**
+ * Whether the process still runs. A master that exited stays a zombie until init reaps it (a backgrounded
+ * master's parent is init, which in a container may take seconds): a zombie counts as gone.
+ */
 function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    if (existsSync('/proc/self/stat')) return false;
+  }
   try {
     process.kill(pid, 0);
     return true;

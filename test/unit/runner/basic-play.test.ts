@@ -25,7 +25,7 @@ const hostNames = new Map([
 ]);
 const input = { nodes: [master, wn, wn2], allNodes: [master, wn, wn2], hostNames, masterVmId: 0, infId: 'inf-9', remoteConfDir: '/var/tmp/.im', sshWaitTimeout: 30 };
 const plays = basicPlays(input) as Play[];
-const shell = (t: Task) => String((t.shell as Tagged).value);
+const script = (t: Task) => String(t.raw);
 
 describe('basicPlays', () => {
   it('has the basic play (free strategy), main_<system>, the keys play, then the master credentials', () => {
@@ -54,23 +54,42 @@ describe('basicPlays', () => {
       'Remember the public key of the master VM',
     ]);
     expect(tasks[0]).toMatchObject({ args: { executable: '/bin/sh' }, vars: { ansible_ssh_retries: sshRetriesFor(30) } });
-    expect(String((tasks[0].raw as Tagged).value)).toContain('apt-get install -y -q python3');
+    expect(script(tasks[0])).toContain('apt-get install -y -q python3');
     expect(tasks[1]).toEqual({ name: 'Gather facts', setup: {} });
     expect(tasks[2].when).toContain("ansible_selinux.status | default('') == 'enabled'");
-    expect(shell(tasks[2])).toContain('setenforce 0');
-    expect(shell(tasks[2])).toContain('SELINUX=permissive');
-    expect(tasks[3]).toMatchObject({ environment: { IM_FQDN: '{{ IM_NODE_FQDN }}' } });
-    expect(shell(tasks[3])).toContain('hostname "$N"');
+    expect(script(tasks[2])).toContain('setenforce 0');
+    expect(script(tasks[2])).toContain('SELINUX=permissive');
+    expect(script(tasks[3])).toMatch(/^IM_FQDN=\{\{ IM_NODE_FQDN \| quote \}\}\n/);
+    expect(script(tasks[3])).toContain('hostname "$N"');
     const block = (tasks[4].blockinfile as Record<string, unknown>).block as Tagged;
     expect(block.value).toBe('8.8.8.8 vnode-0.localdomain vnode-0\n10.0.0.1 w1.cluster w1\n10.0.0.2 vnode-2.localdomain vnode-2');
-    expect(tasks[5]).toMatchObject({ when: 'inventory_hostname == im_master_host', environment: { IM_DIR: '/var/tmp/.im/inf-9' } });
-    expect(shell(tasks[5])).toContain('ssh-keygen');
+    expect(tasks[5]).toMatchObject({ when: 'inventory_hostname == im_master_host', vars: { im_key_dir: new Tagged('!unsafe', '/var/tmp/.im/inf-9') } });
+    expect(script(tasks[5])).toMatch(/^IM_DIR=\{\{ im_key_dir \| quote \}\}\nIM_USER=\{\{ ansible_user \| quote \}\}\n/);
+    expect(script(tasks[5])).toContain('ssh-keygen');
+  });
+
+  it('runs its own steps as raw commands (no Python module), with no Jinja but the quoted variables', () => {
+    const raws = plays.flatMap((p) => p.tasks ?? []).filter((t) => 'raw' in t);
+    expect(raws.map((t) => t.name)).toEqual([
+      'Bootstrap Python and wait for the package manager',
+      'Set SELinux to permissive',
+      'Set the hostname of the node',
+      'Create the SSH key of the master VM',
+      "Authorize the master VM's public key",
+      'Authorize the new public key',
+      'Authorize the new public key',
+    ]);
+    for (const t of raws) {
+      const body = script(t).replace(/^\w+=\{\{ [\w.[\]]+ \| quote \}\}\n/gm, '');
+      expect(body, String(t.name)).not.toMatch(/\{\{|\{%|\{#/);
+    }
   });
 
   it("puts the master's public key on every node, changes the others' credentials first and the master's last", () => {
     const keys = plays[2].tasks ?? [];
     expect(keys.map((t) => t.name)).toEqual(["Authorize the master VM's public key", 'Change the password of the user', 'Authorize the new public key']);
-    expect(keys[0]).toMatchObject({ become: false, environment: { IM_KEY: '{{ hostvars[im_master_host].im_master_pubkey }}' } });
+    expect(keys[0]).toMatchObject({ become: false });
+    expect(script(keys[0])).toMatch(/^IM_KEY=\{\{ hostvars\[im_master_host\]\.im_master_pubkey \| quote \}\}\n/);
     expect(keys[1]).toMatchObject({ command: 'chpasswd', no_log: true, when: ['im_ctxt_new_password is defined', 'inventory_hostname != (im_master_host | default(""))'] });
     const last = plays[3].tasks ?? [];
     expect(last[0]).toMatchObject({ command: 'chpasswd', when: 'im_ctxt_new_password is defined' });

@@ -13,7 +13,7 @@
  *     of the recipes;
  *  4. host name = IM_NODE_FQDN (the running system, /etc/hostname, hostnamectl where it answers,
  *     /etc/sysconfig/network on old Red Hat systems);
- *  5. /etc/hosts: an IM-managed block with every node of the infrastructure;
+ *  5. /etc/hosts: an IM-managed block with every node of the infrastructure (blockinfile's markers);
  *  6. on the master VM: its SSH key pair, REMOTE_CONF_DIR/<infId>/ansible_key (kept across runs).
  * `main_<system>`: the non-Ansible applications of `disk.0.applications`, data disks formatted and mounted.
  * `basic` again, on every VM: the master's public key in the user's authorized_keys (so that the master
@@ -44,6 +44,7 @@ export interface BasicPlaysInput {
 }
 
 export const MASTER_KEY_NAME = 'ansible_key';
+export const HOSTS_MARKER = 'IM managed block: nodes of the infrastructure';
 
 /**
  * SSH connection retries so that Ansible's back-off (0, 1, 3, 7, 15, then 30 s between attempts) spans
@@ -161,6 +162,22 @@ fi
 chown -R "$IM_USER" "$D"
 echo "IM_PUBKEY $(cat "$D/${MASTER_KEY_NAME}.pub")"`;
 
+/**
+ * Replaces the IM block of /etc/hosts (`# BEGIN …` / `# END …` lines, as Ansible's blockinfile writes
+ * them) with "$IM_BLOCK" where it is, or adds it at the end; rewrites the file in place (it may be a
+ * bind mount).
+ */
+const ETC_HOSTS = `export IM_BLOCK
+B='# BEGIN ${HOSTS_MARKER}'
+E='# END ${HOSTS_MARKER}'
+T=$(mktemp) || exit 1
+awk -v b="$B" -v e="$E" '
+  $0 == b { print b; print ENVIRON["IM_BLOCK"]; print e; skip = 1; done = 1; next }
+  skip { if ($0 == e) skip = 0; next }
+  { print }
+  END { if (!done) { print b; print ENVIRON["IM_BLOCK"]; print e } }' /etc/hosts > "$T"
+if cmp -s "$T" /etc/hosts; then rm -f "$T"; else cat "$T" > /etc/hosts && rm -f "$T" && echo IM_CHANGED; fi`;
+
 /** Appends "$IM_KEY" to the user's authorized_keys once (run as the user). */
 const AUTHORIZE_KEY = `mkdir -p "$HOME/.ssh"
 chmod 700 "$HOME/.ssh"
@@ -238,15 +255,9 @@ export function basicPlays(input: BasicPlaysInput): Play[] {
     { name: 'Gather facts', setup: {} },
     rawTask('Set SELinux to permissive', 'im_selinux', {}, SELINUX_PERMISSIVE, { when: "ansible_selinux is mapping and ansible_selinux.status | default('') == 'enabled'" }),
     rawTask('Set the hostname of the node', 'im_hostname', { IM_FQDN: 'IM_NODE_FQDN' }, SET_HOSTNAME),
-    {
-      name: 'Add the nodes of the infrastructure to /etc/hosts',
-      blockinfile: {
-        path: '/etc/hosts',
-        block: unsafe(etcHostsBlock(input.allNodes)),
-        marker: '# {mark} IM managed block: nodes of the infrastructure',
-        unsafe_writes: true,
-      },
-    },
+    rawTask('Add the nodes of the infrastructure to /etc/hosts', 'im_etc_hosts', { IM_BLOCK: 'im_hosts_block' }, ETC_HOSTS, {
+      vars: { im_hosts_block: unsafe(etcHostsBlock(input.allNodes)) },
+    }),
   ];
   if (masterHost) {
     tasks.push(

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,9 @@ describe('basicPlays', () => {
     expect(script(tasks[2])).toContain('SELINUX=permissive');
     expect(script(tasks[3])).toMatch(/^IM_FQDN=\{\{ IM_NODE_FQDN \| quote \}\}\n/);
     expect(script(tasks[3])).toContain('hostname "$N"');
-    const block = (tasks[4].blockinfile as Record<string, unknown>).block as Tagged;
+    expect(script(tasks[4])).toMatch(/^IM_BLOCK=\{\{ im_hosts_block \| quote \}\}\n/);
+    const block = (tasks[4].vars as Record<string, unknown>).im_hosts_block as Tagged;
+    expect(block.tag).toBe('!unsafe');
     expect(block.value).toBe('8.8.8.8 vnode-0.localdomain vnode-0\n10.0.0.1 w1.cluster w1\n10.0.0.2 vnode-2.localdomain vnode-2');
     expect(tasks[5]).toMatchObject({ when: 'inventory_hostname == im_master_host', vars: { im_key_dir: new Tagged('!unsafe', '/var/tmp/.im/inf-9') } });
     expect(script(tasks[5])).toMatch(/^IM_DIR=\{\{ im_key_dir \| quote \}\}\nIM_USER=\{\{ ansible_user \| quote \}\}\n/);
@@ -74,6 +76,7 @@ describe('basicPlays', () => {
       'Bootstrap Python and wait for the package manager',
       'Set SELinux to permissive',
       'Set the hostname of the node',
+      'Add the nodes of the infrastructure to /etc/hosts',
       'Create the SSH key of the master VM',
       "Authorize the master VM's public key",
       'Authorize the new public key',
@@ -118,6 +121,33 @@ describe('basicPlays', () => {
     expect(packageName({ name: 'gmetad.ganglia' })).toBe('ganglia');
     expect(packageName({ name: 'nginx', preinstalled: true })).toBeUndefined();
     expect(packageName({ name: 'ansible.roles.x' })).toBeUndefined();
+  });
+});
+
+describe('the /etc/hosts task (its script run here with sh on a copy)', () => {
+  it('replaces the IM block where it is (or adds it), keeps the rest, and changes nothing the second time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imt-hosts-'));
+    try {
+      const file = join(dir, 'hosts');
+      writeFileSync(file, '127.0.0.1 localhost\n# BEGIN IM managed block: nodes of the infrastructure\n1.1.1.1 old\n# END IM managed block: nodes of the infrastructure\n::1 ip6\n');
+      const task = (basicPlays(input) as Play[])[0].tasks?.find((t) => t.name === 'Add the nodes of the infrastructure to /etc/hosts') as Task;
+      const body = String(task.raw).replace(/^IM_BLOCK=.*\n/, '').replaceAll('/etc/hosts', file);
+      const env = { ...process.env, IM_BLOCK: "10.0.0.1 a.b a\n10.0.0.2 c'd c" };
+      const first = spawnSync('sh', ['-c', body], { encoding: 'utf8', env });
+      expect(first.status).toBe(0);
+      expect(first.stdout).toContain('IM_CHANGED');
+      expect(readFileSync(file, 'utf8')).toBe(
+        "127.0.0.1 localhost\n# BEGIN IM managed block: nodes of the infrastructure\n10.0.0.1 a.b a\n10.0.0.2 c'd c\n# END IM managed block: nodes of the infrastructure\n::1 ip6\n",
+      );
+      expect(spawnSync('sh', ['-c', body], { encoding: 'utf8', env }).stdout).not.toContain('IM_CHANGED');
+      writeFileSync(file, '127.0.0.1 localhost\n');
+      spawnSync('sh', ['-c', body], { encoding: 'utf8', env });
+      expect(readFileSync(file, 'utf8')).toBe(
+        "127.0.0.1 localhost\n# BEGIN IM managed block: nodes of the infrastructure\n10.0.0.1 a.b a\n10.0.0.2 c'd c\n# END IM managed block: nodes of the infrastructure\n",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

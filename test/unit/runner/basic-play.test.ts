@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,25 @@ describe('the bootstrap script (run here with sh)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain('IM_CHANGED');
     expect(r.stdout).not.toContain('Waiting');
+  });
+
+  it('on an image without Python, installs python3 with the package manager it finds', () => {
+    // A PATH with the few tools the script needs, no python, and an apt-get that records its arguments
+    // and "installs" python3 (a link to sh).
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['stat', 'grep', 'cat', 'sleep', 'sh', 'ln']) {
+      const where = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      symlinkSync(where, join(bin, tool));
+    }
+    writeFileSync(join(bin, 'apt-get'), `#!${join(bin, 'sh')}\necho "$*" >> ${join(dir, 'apt.log')}\nln -sf ${join(bin, 'sh')} ${join(bin, 'python3')}\n`, { mode: 0o755 });
+    const r = spawnSync(join(bin, 'sh'), ['-c', bootstrapScript(0, [lock])], { encoding: 'utf8', env: { PATH: bin } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('No Python on this image: installing python3.');
+    expect(r.stdout).toContain('IM_CHANGED');
+    expect(readFileSync(join(dir, 'apt.log'), 'utf8')).toBe('install -y -q python3\n');
+    // Python there now: nothing to do.
+    expect(spawnSync(join(bin, 'sh'), ['-c', bootstrapScript(0, [lock])], { encoding: 'utf8', env: { PATH: bin } }).stdout).not.toContain('IM_CHANGED');
   });
 
   it.skipIf(!hasFlock)('waits while a lock file is held, then goes on', async () => {

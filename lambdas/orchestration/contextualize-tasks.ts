@@ -1,9 +1,8 @@
 /**
  * Tasks of the contextualize flow (statemachines/contextualize.asl.json). With contextualization
  * disabled, VMs ready for it (SSH answered: ctxtState pending) end configured here. Otherwise the
- * contextualization runner (lambdas/runner, an ECS task) takes every live running VM — after a launch
- * (vmIds = the VMs just launched) except those whose SSH wait failed — and writes their final states;
- * prepareContextualization only counts them.
+ * contextualization runner (lambdas/runner, an ECS task) takes the VMs that the one rule of
+ * #core/ctxt-rules names and writes their final states; prepareContextualization only counts them.
  *
  * The infrastructure's `configured` flag is set here once the outcome is final when contextualization
  * is disabled (true when every live VM is configured); the runner sets it otherwise.
@@ -11,7 +10,7 @@
 import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext } from '#core/vm-refresh';
 import { mutateInfrastructure, mutateVm } from '#core/mutate';
-import { isInfraCtxtDisabled } from '#orchestration/ctxt-rules';
+import { isInfraCtxtDisabled, runnerTakes, CTXT_VM_STATES } from '#core/ctxt-rules';
 import { caughtMessage, clip, executionInput, flag, intList, logLine, statePatch, type TaskPayload } from '#orchestration/task-support';
 
 /** Live VMs that were launched (not destroyed, not failed at launch). */
@@ -27,19 +26,8 @@ export function configuredFlag(vms: VmRecord[]): boolean | undefined {
   return undefined;
 }
 
-/** VM states the contextualization runner works on (IM's NOT_RUNNING_STATES are left out). */
-const RUNNER_STATES = new Set(['running', 'configured', 'unconfigured']);
-
-/**
- * Whether the contextualization runner takes this VM (the same rule as lambdas/runner/runner.ts):
- * live, launched, running, not simulated (Dummy VMs are never contacted), and, after a launch, not one
- * of the new VMs whose SSH wait failed.
- */
-function runnerTakes(services: Services, vm: VmRecord, justLaunched: Set<number>): boolean {
-  if (vm.destroyed || vm.deleting || !vm.providerId || !RUNNER_STATES.has(vm.state)) return false;
-  if (services.connectors.get(vm.cloudType)?.simulated) return false;
-  return !(justLaunched.has(vm.vmId) && (vm.ctxtState === 'failed' || vm.ctxtState === 'none'));
-}
+/** Whether a VM's cloud is simulated (Dummy): its address is a placeholder that nothing may contact. */
+const simulatedIn = (services: Services) => (cloudType: string) => !!services.connectors.get(cloudType)?.simulated;
 
 /**
  * Disabled contextualization: marks the ready VMs configured (ctxtState ok) and sets the infrastructure
@@ -56,7 +44,6 @@ export async function prepareContextualization(services: Services, p: TaskPayloa
   const reconfigure = flag(input, 'reconfigure');
   const vms = await store.listVms(infId);
   if (!isInfraCtxtDisabled(radl)) {
-    const justLaunched = new Set(reconfigure ? [] : (only ?? []));
     const live = launchedVms(vms);
     // Simulated VMs that passed an SSH wait (tests) can never be contextualized: unconfigured, as IM's Dummy.
     for (const vm of live) {
@@ -64,7 +51,8 @@ export async function prepareContextualization(services: Services, p: TaskPayloa
       await mutateVm(store, infId, vm.vmId, (v) => (v.ctxtState === 'pending' ? statePatch(v, v.state, 'failed', inf.configured) : undefined));
       await logLine(services, infId, vm.vmId, 'Contextualization Error: a simulated VM cannot be contextualized.');
     }
-    const pending = live.filter((v) => runnerTakes(services, v, justLaunched)).length;
+    const scope = { vmIds: only, reconfigure };
+    const pending = live.filter((v) => runnerTakes(v, scope, simulatedIn(services))).length;
     if (pending === 0) await setConfiguredFlag(services, inf, await store.listVms(infId));
     return { pending };
   }
@@ -73,7 +61,7 @@ export async function prepareContextualization(services: Services, p: TaskPayloa
   const updated = new Map<number, VmRecord>();
   // After a launch: the VMs whose SSH answered (pending). On Reconfigure, as IM: every VM it covers that
   // runs, whatever it was (a VM added with context=0 has not been contextualized at all).
-  const due = (v: VmRecord) => !v.destroyed && (v.ctxtState === 'pending' || (reconfigure && RUNNER_STATES.has(v.state) && v.ctxtState !== 'ok'));
+  const due = (v: VmRecord) => !v.destroyed && (v.ctxtState === 'pending' || (reconfigure && CTXT_VM_STATES.has(v.state) && v.ctxtState !== 'ok'));
   for (const vm of targets) {
     if (!due(vm)) continue;
     const next = await mutateVm(store, infId, vm.vmId, (v) => (due(v) ? statePatch(v, v.state, 'ok', inf.configured) : undefined));
@@ -91,17 +79,22 @@ async function setConfiguredFlag(services: Services, inf: InfraRecord, vms: VmRe
   }
 }
 
-/** VMs still waiting for contextualization end unconfigured; the infrastructure's flag becomes false. */
+/**
+ * VMs still waiting for contextualization end unconfigured; the infrastructure's flag becomes false. That is
+ * every VM of `vmIds` and every VM the runner takes (the one rule of #core/ctxt-rules: after a launch the runner
+ * works on the whole infrastructure, and a Reconfigure's basic play on every VM), when still pending or running.
+ */
 export async function markContextualizationFailed(services: Services, p: TaskPayload): Promise<Record<string, never>> {
   const input = executionInput(p);
   const { store } = services;
   const infId = input.infId;
   const message = clip(caughtMessage(p.error));
   const only = intList(input, 'vmIds');
+  const scope = { vmIds: only, reconfigure: flag(input, 'reconfigure') };
   const inf = await store.getInfrastructure(infId);
   if (!inf) return {};
   for (const vm of await store.listVms(infId)) {
-    if (vm.destroyed || (only && !only.includes(vm.vmId))) continue;
+    if (vm.destroyed || (only && !only.includes(vm.vmId) && !runnerTakes(vm, scope, simulatedIn(services)))) continue;
     if (vm.ctxtState !== 'pending' && vm.ctxtState !== 'running') continue;
     await mutateVm(store, infId, vm.vmId, (v) =>
       v.ctxtState === 'pending' || v.ctxtState === 'running' ? statePatch(v, v.state, 'failed', false) : undefined,

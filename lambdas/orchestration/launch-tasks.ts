@@ -11,7 +11,7 @@ import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord, VmState } from '#core/types';
 import { applyVmState, infraContext, parseVmInfo, refreshVm, refreshVms, vmHandle, vmInfoWith, vmSystem } from '#core/vm-refresh';
 import { mutateVm, releaseAddingOp } from '#core/mutate';
-import { isInfraCtxtDisabled, isVmCtxtDisabled } from '#orchestration/ctxt-rules';
+import { isInfraCtxtDisabled, isSystemCtxtDisabled, isVmCtxtDisabled } from '#core/ctxt-rules';
 import { probeFor, probeSsh, simulatedUnreachableProbe, sshTarget, type SshProbe } from '#orchestration/ssh-probe';
 import {
   caughtMessage,
@@ -110,8 +110,7 @@ function afterRunning(
 
 /** Logs the per-VM "Contextualization disabled" line when an empty `configure <system> ()` disabled it. */
 async function logCtxtDisabled(services: Services, inf: InfraRecord, vm: VmRecord): Promise<void> {
-  const conf = infraContext(services, inf).radl.getConfigureByName(vm.systemName);
-  if (conf && !conf.reference && conf.recipes === null) await logLine(services, vm.infId, vm.vmId, 'Contextualization disabled');
+  if (isSystemCtxtDisabled(infraContext(services, inf).radl, vm.systemName)) await logLine(services, vm.infId, vm.vmId, 'Contextualization disabled');
 }
 
 /**

@@ -36,6 +36,8 @@ interface Event {
   event?: string;
   name?: string;
   task?: string | null;
+  uuid?: string;
+  index?: number | null;
   status?: string;
   host?: string;
   ignored?: boolean;
@@ -55,56 +57,70 @@ export function banner(text: string): string {
 
 interface HostState {
   play: number;
-  task: number;
+  /** The task whose banner the host saw last. */
+  task?: string;
   announced: Set<string>;
   last?: string;
 }
 
+/**
+ * With `strategy: free` the hosts of a play are each at their own task, so every event names its task
+ * (`uuid`); a banner is written when a host's task differs from the last one it saw. Play boundaries are
+ * the same for every host (Ansible starts a play once the previous one ended everywhere).
+ */
 export class AnsibleOutputParser {
   private play = 0;
   private playName = '';
   private playTask: string | undefined;
-  private task = 0;
+  private taskSeq = 0;
+  /** The last task announced (for events without a uuid). */
+  private currentTask = '';
   private taskName = '';
-  private taskBanner = 'TASK []';
+  private readonly banners = new Map<string, { banner: string; name: string }>();
   private readonly state = new Map<string, HostState>();
   private readonly failedByResult = new Set<string>();
+  /** The `im_ctxt_play` indexes of the plays that started, in order. */
+  readonly playIndexes: number[] = [];
   /** The final stats, once the run printed them. */
   stats: Record<string, HostStats> | undefined;
-  /** Hosts that ran at least one task of each im_ctxt_task (`conf_system` → hosts). */
-  readonly taskHosts = new Map<string, Set<string>>();
 
   constructor(private readonly timestamp: () => string) {}
 
   private hostState(host: string): HostState {
     let s = this.state.get(host);
     if (!s) {
-      s = { play: -1, task: -1, announced: new Set() };
+      s = { play: -1, announced: new Set() };
       this.state.set(host, s);
     }
     return s;
   }
 
-  /** The headers a host has not seen yet for the current play / task. */
-  private headers(host: string): string {
+  private taskKey(ev: Event): string {
+    if (ev.uuid && !this.banners.has(ev.uuid)) this.banners.set(ev.uuid, { banner: `TASK [${ev.task ?? ''}]`, name: ev.task ?? '' });
+    return ev.uuid ?? this.currentTask;
+  }
+
+  private nameOf(key: string): string {
+    return this.banners.get(key)?.name ?? this.taskName;
+  }
+
+  /** The headers a host has not seen yet for the current play / its task `key`. */
+  private headers(host: string, key: string): string {
     const s = this.hostState(host);
     let out = '';
     if (s.play !== this.play) {
       s.play = this.play;
-      s.task = -1;
+      s.task = undefined;
       if (this.playTask && !s.announced.has(this.playTask)) {
         s.announced.add(this.playTask);
-        s.last = this.playTask;
         out += `${this.timestamp()}: Launch task: ${this.playTask}\n`;
-        const set = this.taskHosts.get(this.playTask) ?? new Set<string>();
-        set.add(host);
-        this.taskHosts.set(this.playTask, set);
       }
+      if (this.playTask) s.last = this.playTask;
       out += `\n${banner(`PLAY [${this.playName}]`)}\n`;
     }
-    if (s.task !== this.task) {
-      s.task = this.task;
-      out += `\n${banner(this.taskBanner)}\n`;
+    if (s.task !== key) {
+      s.task = key;
+      out += `\n${banner(this.banners.get(key)?.banner ?? 'TASK []')}\n`;
     }
     return out;
   }
@@ -125,16 +141,19 @@ export class AnsibleOutputParser {
         this.play++;
         this.playName = ev.name ?? '';
         this.playTask = typeof ev.task === 'string' && ev.task ? ev.task : undefined;
+        if (typeof ev.index === 'number') this.playIndexes.push(ev.index);
         return [];
-      case 'task':
-        this.task++;
+      case 'task': {
+        this.taskSeq++;
         this.taskName = ev.name ?? '';
-        this.taskBanner = `${ev.handler ? 'RUNNING HANDLER' : 'TASK'} [${this.taskName}]`;
+        this.currentTask = ev.uuid ?? `#${this.taskSeq}`;
+        this.banners.set(this.currentTask, { banner: `${ev.handler ? 'RUNNING HANDLER' : 'TASK'} [${this.taskName}]`, name: this.taskName });
         return [];
+      }
       case 'start': {
         // The banners (and `Launch task`) as soon as a host starts a task, before its result.
         const host = ev.host ?? '?';
-        const text = this.headers(host);
+        const text = this.headers(host, this.taskKey(ev));
         return text ? [{ host, text }] : [];
       }
       case 'result':
@@ -143,8 +162,9 @@ export class AnsibleOutputParser {
         return this.item(ev);
       case 'retry': {
         const host = ev.host ?? '?';
+        const key = this.taskKey(ev);
         const left = typeof ev.retries === 'number' && typeof ev.attempt === 'number' ? ev.retries - ev.attempt : '?';
-        return [{ host, text: `${this.headers(host)}FAILED - RETRYING: [${host}]: ${this.taskName} (${left} retries left).\n` }];
+        return [{ host, text: `${this.headers(host, key)}FAILED - RETRYING: [${host}]: ${this.nameOf(key)} (${left} retries left).\n` }];
       }
       case 'stats':
         return this.statsEvent(ev);
@@ -181,7 +201,7 @@ export class AnsibleOutputParser {
       default:
         line = `${ev.status ?? 'result'}: [${host}]${detail}`;
     }
-    return [{ host, text: `${this.headers(host)}${line}\n` }];
+    return [{ host, text: `${this.headers(host, this.taskKey(ev))}${line}\n` }];
   }
 
   private item(ev: Event): HostChunk[] {
@@ -199,7 +219,7 @@ export class AnsibleOutputParser {
       default:
         line = `${ev.status === 'changed' ? 'changed' : 'ok'}: [${host}] => (item=${item})${ev.detail ? ` ${ev.detail}` : ''}`;
     }
-    return [{ host, text: `${this.headers(host)}${line}\n` }];
+    return [{ host, text: `${this.headers(host, this.taskKey(ev))}${line}\n` }];
   }
 
   private statsEvent(ev: Event): HostChunk[] {
@@ -229,6 +249,17 @@ export class AnsibleOutputParser {
   /** The last task (`conf_system`) the host started in this run. */
   lastTask(host: string): string | undefined {
     return this.state.get(host)?.last;
+  }
+
+  /** Whether a play with this `im_ctxt_play` index started. */
+  reached(index: number): boolean {
+    return this.playIndexes.includes(index);
+  }
+
+  /** Whether the host failed or was unreachable in a task (before the final stats). */
+  failedHost(host: string): boolean {
+    const st = this.stats?.[host];
+    return st ? st.failures > 0 || st.unreachable > 0 : this.failedByResult.has(host);
   }
 
   /** Whether a `Launch task` line was written for the host in this run. */

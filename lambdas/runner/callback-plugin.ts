@@ -3,15 +3,17 @@
  * esbuild bundle of the runner is self-contained). It writes one JSON object per line and flushes each
  * one, so that the runner can split the output per host and stream it to the VM logs as it goes:
  *
- *   {"event":"play","name":…,"task":<vars.im_ctxt_task>}
- *   {"event":"task","name":…}
- *   {"event":"start","host":…,"task":…}            (a task starts on a host)
- *   {"event":"result","status":"ok|changed|failed|skipped|unreachable","host":…,"task":…,"ignored":bool,"detail":…}
- *   {"event":"item","status":…,"host":…,"task":…,"item":…,"detail":…}
+ *   {"event":"play","name":…,"task":<vars.im_ctxt_task>,"index":<vars.im_ctxt_play>}
+ *   {"event":"task","name":…,"uuid":…}
+ *   {"event":"start","host":…,"task":…,"uuid":…}            (a task starts on a host)
+ *   {"event":"result","status":"ok|changed|failed|skipped|unreachable","host":…,"task":…,"uuid":…,"ignored":bool,"detail":…}
+ *   {"event":"item","status":…,"host":…,"task":…,"uuid":…,"item":…,"detail":…}
  *   {"event":"stats","hosts":{"<host>":{"ok":n,"changed":n,"unreachable":n,"failures":n,"skipped":n,"rescued":n,"ignored":n}}}
  *   {"event":"warning","msg":…}
  *
  * `detail` is Ansible's own result dump (no_log results are censored by Ansible before they get here).
+ * `uuid` tells tasks apart: with `strategy: free` every host is at its own task, so a result belongs to
+ * the task it names, not to the last task announced.
  */
 export const CALLBACK_PLUGIN_NAME = 'im_jsonl';
 
@@ -68,6 +70,7 @@ class CallbackModule(CallbackBase):
             'status': status,
             'host': result._host.get_name(),
             'task': result._task.get_name().strip(),
+            'uuid': result._task._uuid,
         }
         if ignored:
             event['ignored'] = True
@@ -86,7 +89,7 @@ class CallbackModule(CallbackBase):
         if len(label) > ITEM_LABEL:
             label = label[:ITEM_LABEL] + '...'
         event = {'event': 'item', 'status': status, 'host': result._host.get_name(),
-                 'task': result._task.get_name().strip(), 'item': label}
+                 'task': result._task.get_name().strip(), 'uuid': result._task._uuid, 'item': label}
         if with_detail or self._show(result):
             event['detail'] = self._detail(result)
         self._emit(**event)
@@ -95,23 +98,24 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         variables = getattr(play, 'vars', None) or {}
         task = variables.get('im_ctxt_task') if isinstance(variables, dict) else None
-        self._emit(event='play', name=(play.get_name() or '').strip(), task=task)
+        index = variables.get('im_ctxt_play') if isinstance(variables, dict) else None
+        self._emit(event='play', name=(play.get_name() or '').strip(), task=task, index=index)
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._emit(event='task', name=task.get_name().strip())
+        self._emit(event='task', name=task.get_name().strip(), uuid=task._uuid)
 
     def v2_playbook_on_cleanup_task_start(self, task):
-        self._emit(event='task', name=task.get_name().strip())
+        self._emit(event='task', name=task.get_name().strip(), uuid=task._uuid)
 
     def v2_playbook_on_handler_task_start(self, task):
-        self._emit(event='task', name=task.get_name().strip(), handler=True)
+        self._emit(event='task', name=task.get_name().strip(), uuid=task._uuid, handler=True)
 
     def v2_playbook_on_no_hosts_matched(self):
         self._emit(event='warning', msg='No hosts matched')
 
     # --- results
     def v2_runner_on_start(self, host, task):
-        self._emit(event='start', host=host.get_name(), task=task.get_name().strip())
+        self._emit(event='start', host=host.get_name(), task=task.get_name().strip(), uuid=task._uuid)
 
     def v2_runner_on_ok(self, result):
         self._result('changed' if result._result.get('changed') else 'ok', result)
@@ -136,7 +140,7 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_retry(self, result):
         event = {'event': 'retry', 'host': result._host.get_name(), 'task': result._task.get_name().strip(),
-                 'attempt': result._result.get('attempts'), 'retries': result._result.get('retries')}
+                 'uuid': result._task._uuid, 'attempt': result._result.get('attempts'), 'retries': result._result.get('retries')}
         self._emit(**event)
 
     # --- end

@@ -135,14 +135,16 @@ export async function main(argv = process.argv.slice(2), env: NodeJS.ProcessEnv 
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // ECS stops a task with SIGTERM (then SIGKILL): take the Ansible process groups down with us.
+  // ECS stops a task with SIGTERM (then SIGKILL): take the Ansible process groups and the SSH masters
+  // (which live in sessions of their own) down with us.
   for (const [signal, code] of [
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const) {
     process.once(signal, () => {
-      void import('#runner/ansible').then(({ killAllAnsible }) => {
+      void Promise.all([import('#runner/ansible'), import('#runner/ssh-mux')]).then(([{ killAllAnsible }, { closeAllMastersSync }]) => {
         killAllAnsible();
+        closeAllMastersSync();
         process.exit(code);
       });
     });

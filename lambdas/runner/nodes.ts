@@ -257,3 +257,37 @@ export function selectMaster(nodes: CtxtNode[], enabled: (n: CtxtNode) => boolea
   }
   return best;
 }
+
+/** The RADL `ansible` host (an external Ansible master) as a jump host, with its names for IM_MASTER_*. */
+export function ansibleHostJump(radl: Radl): { jump: JumpHost; host: string } | undefined {
+  const ah = radl.ansibleHosts[0];
+  if (!ah) return undefined;
+  const host = ah.getString('host') ?? '';
+  const user = ah.getString('credentials.username') ?? 'root';
+  const jump: JumpHost = { host, port: 22, user, label: `ansible host ${ah.id}` };
+  const pw = ah.getString('credentials.password');
+  const key = ah.getString('credentials.private_key');
+  if (pw) jump.password = pw;
+  if (key) jump.privateKey = key;
+  const parsed = parseProxyHost(host);
+  if (parsed) {
+    jump.host = parsed.host;
+    jump.port = parsed.port;
+  }
+  return { jump, host };
+}
+
+/**
+ * How the runner reaches a node: directly when it has a public IP; else through its network's
+ * proxy_host, the RADL `ansible` host, or the master VM (when that has a public IP).
+ */
+export function jumpFor(node: CtxtNode, master: CtxtNode | undefined, ansibleJump: JumpHost | undefined): JumpHost | undefined {
+  if (node.publicIp) return undefined;
+  if (node.proxy) return node.proxy;
+  if (ansibleJump) return ansibleJump;
+  if (!master || master.vmId === node.vmId || !master.publicIp || !master.creds.user) return undefined;
+  const j: JumpHost = { host: master.publicIp, port: master.sshPort, user: master.creds.user, label: `master VM ${master.vmId}` };
+  if (master.creds.password) j.password = master.creds.password;
+  if (master.creds.privateKey) j.privateKey = master.creds.privateKey;
+  return j;
+}

@@ -1,5 +1,6 @@
 /**
- * The step plan of a contextualization (pure; lifecycle.md §3).
+ * The step plan of a contextualization (pure; lifecycle.md §3), with the disabling rules of
+ * #core/ctxt-rules.
  *
  * - Disabled entirely by `contextualize ()`, by contextualize items none of which uses Ansible, or when
  *   every VM's system has an empty `configure <system> ()`; then VMs count as configured.
@@ -11,6 +12,7 @@
  * - Steps run in ascending order, tasks of a step in item order. `vmIds` (Reconfigure's vm_list) limits the
  *   user configure tasks to those VMs; the basic play still runs on every VM.
  */
+import { isAnsibleTool, isEmptyRecipe, isInfraCtxtDisabled, isSystemCtxtDisabled } from '#core/ctxt-rules';
 import type { Radl } from '#radl/index';
 
 export interface PlanTask {
@@ -44,26 +46,14 @@ export interface PlanVm {
   systemName: string;
 }
 
-function isEmptyRecipe(r: string | null | undefined): boolean {
-  return r === null || r === undefined || r.trim() === '';
-}
-
-export function isAnsibleTool(tool: string | undefined): boolean {
-  return tool === undefined || tool === '' || tool.toLowerCase() === 'ansible';
-}
-
 export function planContextualization(radl: Radl, vms: PlanVm[], vmIds?: number[]): CtxtPlan {
   const warnings: string[] = [];
   const ctx = radl.contextualize;
   const empty = (): CtxtPlan => ({ disabled: true, disabledVms: vms.map((v) => v.vmId), ctxtVms: [], steps: [], warnings });
 
-  if (ctx && ctx.isEmpty()) return empty();
-  if (ctx && ctx.items.length > 0 && !ctx.items.some((i) => isAnsibleTool(i.ctxtTool))) return empty();
+  if (isInfraCtxtDisabled(radl)) return empty();
 
-  const systemDisabled = (system: string) => {
-    const c = radl.getConfigureByName(system);
-    return c !== undefined && !c.reference && isEmptyRecipe(c.recipes);
-  };
+  const systemDisabled = (system: string) => isSystemCtxtDisabled(radl, system);
   const disabledVms = vms.filter((v) => systemDisabled(v.systemName)).map((v) => v.vmId);
   if (vms.length > 0 && disabledVms.length === vms.length) return empty();
   const ctxtVms = vms.filter((v) => !systemDisabled(v.systemName)).map((v) => v.vmId);

@@ -1,20 +1,18 @@
 /**
- * The playbooks and the ansible.cfg of a contextualization (pure).
+ * The playbooks and the ansible.cfg of a contextualization (pure). The basic plays are in basic-play.ts.
  *
- * - basic playbook (every VM that takes part): wait for SSH, gather facts (cached for the later runs),
- *   set the host name (IM_NODE_FQDN), put every node in /etc/hosts, then `main_<system>` plays (install
- *   the non-Ansible applications of `disk.0.applications`, format and mount data disks), and last the new
- *   credentials (`disk.0.os.credentials.new.password` / `.new.public_key`): first on the other VMs, then
- *   on the master, whose credentials the jump connections of the others use.
- * - one step playbook per (step, system): the plays of every configure task of that system at that step,
- *   in order, each with IM's header (`hosts: <system group>`, `become: yes` unless Windows) merged into
- *   the recipe's plays as IM's merge_recipes does.
+ * - The plays of a configure task: the recipe's plays with IM's header merged in (`hosts: <system
+ *   group>`, `become: yes` unless Windows, `gather_facts: no`, `strategy: free`) as IM's merge_recipes does.
+ * - One playbook per ansible-playbook run (a "unit": the basic plays, a step, or several of them): the
+ *   plays in order, each tagged with its index (`vars.im_ctxt_play`), then an empty end play. The runner
+ *   sees from the play events how far a run got: Ansible ends a playbook early when every host of a play
+ *   failed, and the plays after it (other systems of the step) are then run again for the other hosts.
  * Every play carries `vars.im_ctxt_task` so the runner knows which task (`Launch task: …`) it belongs to.
  */
 import { join } from 'node:path';
 import type { CtxtNode } from '#runner/nodes';
 import { isVaultText, vaultDecrypt } from '#runner/vault';
-import { dumpYaml, loadYaml, unsafe } from '#runner/yaml';
+import { dumpYaml, loadYaml } from '#runner/yaml';
 
 export type Play = Record<string, unknown>;
 
@@ -49,9 +47,18 @@ export interface AnsibleCfgOptions {
   timeout: number;
   callbackDir: string;
   callbackName: string;
+  /** Folder of the SSH master sockets (short: a socket path has at most 107 bytes). */
+  controlPathDir: string;
+  /** Seconds an idle SSH master connection stays open (ControlPersist). */
+  controlPersist: number;
 }
 
-/** ansible.cfg: no host key checks, pipelining, ControlPersist=no, fact cache in the work folder. */
+/**
+ * ansible.cfg: no host key checks; facts gathered once per run (`gathering = smart`, jsonfile cache in
+ * the work folder); pipelining; one multiplexed SSH connection per host for the whole run (ControlMaster,
+ * sockets in the run's own folder, ControlPersist shorter than any run's pauses are long, and the masters
+ * closed when the run ends: see ssh-mux.ts).
+ */
 export function ansibleCfg(o: AnsibleCfgOptions): string {
   return [
     '[defaults]',
@@ -78,37 +85,11 @@ export function ansibleCfg(o: AnsibleCfgOptions): string {
     '',
     '[ssh_connection]',
     'pipelining = True',
-    'ssh_args = -o ControlMaster=auto -o ControlPersist=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ServerAliveInterval=30',
-    `control_path_dir = ${join(o.workDir, 'cp')}`,
+    `ssh_args = -o ControlMaster=auto -o ControlPersist=${Math.max(1, Math.round(o.controlPersist))}s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ServerAliveInterval=30`,
+    `control_path_dir = ${o.controlPathDir}`,
     'retries = 2',
     '',
   ].join('\n');
-}
-
-/** The /etc/hosts block: `<ip> <fqdn> <hostname>` per named interface, else for the node's main IP. */
-export function etcHostsBlock(nodes: CtxtNode[]): string {
-  const lines: string[] = [];
-  for (const n of [...nodes].sort((a, b) => a.vmId - b.vmId)) {
-    if (!n.ip) continue;
-    const named = n.ifaces.filter((f) => f.hostname);
-    for (const f of named) {
-      const ip = f.ip ?? n.ifaces.find((g) => g.ip)?.ip;
-      if (!ip) continue;
-      const fqdn = f.domain ? `${f.hostname}.${f.domain}` : (f.hostname as string);
-      lines.push(fqdn === f.hostname ? `${ip} ${fqdn}` : `${ip} ${fqdn} ${f.hostname}`);
-    }
-    if (named.length === 0) lines.push(n.fqdn === n.hostname ? `${n.ip} ${n.fqdn}` : `${n.ip} ${n.fqdn} ${n.hostname}`);
-  }
-  return lines.join('\n');
-}
-
-/** The package to install for a `disk.0.applications` entry, or undefined (Ansible roles, preinstalled…). */
-export function packageName(app: { name: string; preinstalled?: boolean }): string | undefined {
-  if (!app.name || app.preinstalled) return undefined;
-  if (app.name.startsWith('ansible.')) return undefined;
-  const parts = app.name.split('.');
-  const short = parts[parts.length - 1];
-  return /^[A-Za-z0-9][A-Za-z0-9+._-]*$/.test(short) ? short : undefined;
 }
 
 /** Galaxy requirements from `ansible.roles.*` / `ansible.collections.*` applications. */
@@ -136,119 +117,6 @@ export function galaxyRequirements(nodes: CtxtNode[]): { roles: Record<string, s
     }
   }
   return { roles: [...roles.values()], collections: [...collections.values()] };
-}
-
-function mainTasks(node: CtxtNode): Play[] {
-  const tasks: Play[] = [];
-  for (const app of node.applications) {
-    const pkg = packageName(app);
-    if (!pkg) continue;
-    tasks.push({ name: `Install ${pkg}`, package: { name: pkg, state: 'present' }, ignore_errors: true });
-  }
-  for (const d of node.dataDisks) {
-    const dev = d.device.startsWith('/') ? d.device : `/dev/${d.device}`;
-    tasks.push({
-      name: `Format and mount disk ${d.index} (${dev} on ${d.mountPath})`,
-      shell: unsafe(
-        [
-          'set -e',
-          `DEV='${dev}'; MP='${d.mountPath.replace(/'/g, '')}'; FS='${d.fstype.replace(/'/g, '')}'`,
-          'blkid "$DEV" >/dev/null 2>&1 || mkfs -t "$FS" "$DEV"',
-          'mkdir -p "$MP"',
-          'mountpoint -q "$MP" || { mount -t "$FS" "$DEV" "$MP"; echo mounted; }',
-          'grep -qs " $MP " /etc/fstab || echo "$DEV $MP $FS defaults,nofail 0 0" >> /etc/fstab',
-        ].join('\n'),
-      ),
-      register: 'im_disk',
-      changed_when: "'mounted' in im_disk.stdout",
-    });
-  }
-  return tasks;
-}
-
-export interface BasicPlaybookInput {
-  nodes: CtxtNode[];
-  /** All nodes with an IP (for /etc/hosts), including those not contextualized. */
-  allNodes: CtxtNode[];
-  hostNames: Map<number, string>;
-  masterVmId?: number;
-  /** Seconds wait_for_connection waits for each VM. */
-  sshWaitTimeout: number;
-}
-
-/** The basic playbook (see the module comment). */
-export function basicPlaybook(input: BasicPlaybookInput): string {
-  const plays: Play[] = [];
-  const linux = 'all:!windows';
-  plays.push({
-    name: 'basic',
-    hosts: linux,
-    gather_facts: false,
-    become: true,
-    vars: { im_ctxt_task: 'basic' },
-    tasks: [
-      { name: 'Wait for the SSH access', wait_for_connection: { timeout: Math.max(1, Math.round(input.sshWaitTimeout)), sleep: 2 }, become: false },
-      { name: 'Gather facts', setup: {} },
-      { name: 'Set the hostname of the node', hostname: { name: '{{ IM_NODE_FQDN }}' }, ignore_errors: true },
-      {
-        name: 'Apply the hostname to the running system',
-        shell: '[ "$(hostname)" = "$IM_FQDN" ] || { hostname "$IM_FQDN" && echo changed; }',
-        environment: { IM_FQDN: '{{ IM_NODE_FQDN }}' },
-        register: 'im_hostname',
-        changed_when: "'changed' in im_hostname.stdout",
-        ignore_errors: true,
-      },
-      {
-        name: 'Add the nodes of the infrastructure to /etc/hosts',
-        blockinfile: {
-          path: '/etc/hosts',
-          block: unsafe(etcHostsBlock(input.allNodes)),
-          marker: '# {mark} IM managed block: nodes of the infrastructure',
-          unsafe_writes: true,
-        },
-      },
-    ],
-  });
-
-  const bySystem = new Map<string, CtxtNode[]>();
-  for (const n of input.nodes) bySystem.set(n.systemName, [...(bySystem.get(n.systemName) ?? []), n]);
-  for (const [system, nodes] of bySystem) {
-    const tasks = mainTasks(nodes[0]);
-    if (tasks.length === 0 || nodes[0].os === 'windows') continue;
-    plays.push({ name: `main_${system}`, hosts: system, gather_facts: false, become: true, vars: { im_ctxt_task: `main_${system}` }, tasks });
-  }
-
-  const credTasks: Play[] = [
-    {
-      name: 'Change the password of the user',
-      command: 'chpasswd',
-      args: { stdin: '{{ ansible_user }}:{{ im_ctxt_new_password }}' },
-      no_log: true,
-      when: 'im_ctxt_new_password is defined',
-    },
-    {
-      name: 'Create the .ssh folder of the user',
-      file: { path: '~/.ssh', state: 'directory', mode: '0700' },
-      become: false,
-      when: 'im_ctxt_new_public_key is defined',
-    },
-    {
-      name: 'Authorize the new public key',
-      lineinfile: { path: '~/.ssh/authorized_keys', line: '{{ im_ctxt_new_public_key }}', create: true, mode: '0600' },
-      become: false,
-      when: 'im_ctxt_new_public_key is defined',
-    },
-  ];
-  const changing = input.nodes.filter((n) => n.os !== 'windows' && (n.newCreds.password || n.newCreds.publicKey));
-  const masterName = input.masterVmId !== undefined ? input.hostNames.get(input.masterVmId) : undefined;
-  const others = changing.filter((n) => n.vmId !== input.masterVmId).map((n) => input.hostNames.get(n.vmId)).filter((h): h is string => !!h);
-  if (others.length > 0) {
-    plays.push({ name: 'Change the credentials', hosts: others.join(','), gather_facts: false, become: true, vars: { im_ctxt_task: 'basic' }, tasks: credTasks });
-  }
-  if (masterName && changing.some((n) => n.vmId === input.masterVmId)) {
-    plays.push({ name: 'Change the credentials of the master VM', hosts: masterName, gather_facts: false, become: true, vars: { im_ctxt_task: 'basic' }, tasks: credTasks });
-  }
-  return dumpYaml(plays);
 }
 
 function isPlain(v: unknown): v is Record<string, unknown> {
@@ -303,13 +171,34 @@ export function recipePlays(recipe: string, header: Play, vaultPassword?: string
   });
 }
 
-/** IM's header of a configure task play. */
+/**
+ * IM's header of a configure task play. Facts come from the cache the basic play filled (hostvars of
+ * every node), as IM's _all wrappers give. `strategy: free`: every VM runs the play at its own pace, as
+ * each VM ran its tasks in its own process in IM (a recipe's own `strategy` wins).
+ */
 export function taskHeader(taskName: string, system: string, os: string): Play {
-  // Facts come from the cache the basic play filled (hostvars of every node), as IM's _all wrappers give.
-  const h: Play = { name: taskName, hosts: system, gather_facts: false };
+  const h: Play = { name: taskName, hosts: system, gather_facts: false, strategy: 'free' };
   if (os !== 'windows') h.become = true;
   h.vars = { im_ctxt_task: taskName };
   return h;
+}
+
+/** The name of the end play of every run's playbook. */
+export const END_PLAY_NAME = 'IM contextualization end';
+
+/**
+ * The playbook of one ansible-playbook run: `plays` from index `from` on, each tagged with its index in
+ * `plays` (`vars.im_ctxt_play`; `import_playbook` entries stay as they are), then the end play (index
+ * `plays.length`), which starts only when Ansible did not end the playbook early.
+ */
+export function unitPlaybook(plays: Play[], from = 0): Play[] {
+  const out: Play[] = [];
+  for (const [i, p] of plays.entries()) {
+    if (i < from) continue;
+    out.push('import_playbook' in p ? p : { ...p, vars: { ...varsDict(p.vars), im_ctxt_play: i } });
+  }
+  out.push({ name: END_PLAY_NAME, hosts: 'all', gather_facts: false, vars: { im_ctxt_play: plays.length }, tasks: [] });
+  return out;
 }
 
 export function dumpPlaybook(plays: Play[]): string {

@@ -14,6 +14,15 @@ import { MemoryStore } from './helpers/memory-store.ts';
 import { quietLogger, seedInfrastructure, setInfraRadl, testConfig, type FixtureVm } from './helpers/ctxt-fixture.ts';
 import { createSshHosts, leftovers, sshHostsUnsupportedReason, type SshHosts } from './helpers/ssh-hosts.ts';
 
+/** Exit code of a fresh password login (no multiplexing, no key). */
+function passwordLogin(ip: string, password: string): number | null {
+  return spawnSync(
+    'sshpass',
+    ['-e', 'ssh', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'PubkeyAuthentication=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=10', `imtest@${ip}`, 'true'],
+    { env: { ...process.env, SSHPASS: password }, timeout: 30_000 },
+  ).status;
+}
+
 const unsupported = sshHostsUnsupportedReason();
 if (unsupported) console.warn(`SKIPPED runner e2e tests: ${unsupported}`);
 
@@ -112,10 +121,23 @@ describe.skipIf(!!unsupported)('contextualization runner on SSH hosts', () => {
 
     const vmsNow = await store.listVms(infId);
     expect(vmsNow.map((v) => v.state)).toEqual(['configured', 'configured', 'configured']);
-    // The new password is in place and is now the VM's password.
+    // The new password is in place and is now the VM's password: a fresh SSH login takes it, not the old one.
     expect(vmsNow[1].info).toContain('NewPass-12!');
     expect(vmsNow[1].info).not.toContain('credentials.new.password');
-    expect((await set.readFile(1, '/etc/shadow')).split('\n').find((l) => l.startsWith(`${set.hosts[1].user}:`))).not.toContain('!');
+    expect(passwordLogin(set.hosts[1].ip, 'NewPass-12!')).toBe(0);
+    expect(passwordLogin(set.hosts[1].ip, set.hosts[1].password)).not.toBe(0);
+    // The master's key pair is on the master, its public key in every node's authorized_keys, and the master
+    // logs in to the other nodes with it.
+    const pub = (await set.readFile(0, `/var/tmp/.im/${infId}/ansible_key.pub`)).trim();
+    expect(pub).toMatch(/^ssh-(ed25519|rsa) /);
+    for (const h of set.hosts) expect((await set.readFile(h, `/home/${h.user}/.ssh/authorized_keys`)).split('\n')).toContain(pub);
+    const viaKey = await set.exec(
+      0,
+      `su -s /bin/sh ${set.hosts[0].user} -c 'ssh -i /var/tmp/.im/${infId}/ansible_key -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null ${set.hosts[2].user}@${set.hosts[2].ip} hostname'`,
+    );
+    expect(viaKey.stdout.trim()).toBe('vnode-2.localdomain');
+    // The basic plays in one process (new credentials to adopt), then both steps in one more.
+    expect(r.ansibleRuns).toBe(2);
 
     for (const id of [0, 1, 2]) {
       const log = await store.getLog(infId, id);
@@ -234,6 +256,65 @@ contextualize ( system front configure flaky step 1 )`;
     expect(Date.now() - t).toBeLessThan(60_000);
     expect((await store.listVms(infId)).map((v) => v.ctxtState)).toEqual(['running', 'running', 'running']);
     expect(spawnSync('pgrep', ['-f', workRoot]).stdout.toString().trim()).toBe('');
+  }, 240_000);
+
+  it('one ansible-playbook per step: the basic plays and both steps in one process, or one per step with retries', async () => {
+    // Own output file: the shells that the killed runs of the tests above left on the hosts still write to /tmp/order.
+    await setInfraRadl(store, infId, vms, STEPS.replaceAll('/tmp/order', '/tmp/order-p'));
+    const once = await run();
+    expect(once.vms.map((v) => v.ctxtState)).toEqual(['ok', 'ok', 'ok']);
+    expect(once.ansibleRuns).toBe(1);
+    // PLAYBOOK_RETRIES=2: a retry repeats one step, so each step (both systems) runs in a process of its own.
+    const retrying = await contextualize({ infId }, { ...services(), config: testConfig({ WAIT_SSH_ACCCESS_TIMEOUT: '5', PLAYBOOK_RETRIES: '2' }) });
+    expect(retrying.vms.map((v) => v.ctxtState)).toEqual(['ok', 'ok', 'ok']);
+    expect(retrying.ansibleRuns).toBe(3);
+    for (const [i, h] of set.hosts.entries()) {
+      const order = (await set.readFile(h, '/tmp/order-p')).trim().split('\n').map((l) => l.split(' ')[0]);
+      expect(order, `host ${i}`).toEqual(['step1', 'step2', 'step1', 'step2']);
+    }
+  }, 240_000);
+
+  it('a host that fails a step skips the later steps; the other hosts and systems go on', async () => {
+    const failOn = (vmId: number, system: string) =>
+      STEPS.replaceAll('/tmp/order', '/tmp/order-f').replace(
+        'contextualize (',
+        `configure flawed (
+@begin
+- tasks:
+  - name: fails on one VM
+    command: /bin/false
+    when: IM_NODE_NUM == ${vmId}
+@end
+)
+contextualize (
+  system ${system} configure flawed step 1`,
+      );
+    const lines = async () => Promise.all(set.hosts.map(async (h) => (await set.exec(h, 'cat /tmp/order-f 2>/dev/null')).stdout.split('\n').filter(Boolean).length));
+    // One wn VM of two fails in step 1: it alone is unconfigured and runs no step 2.
+    await setInfraRadl(store, infId, vms, failOn(1, 'wn'));
+    let before = await lines();
+    let r = await run();
+    expect(r.vms).toEqual([
+      { vmId: 0, ctxtState: 'ok' },
+      { vmId: 1, ctxtState: 'failed' },
+      { vmId: 2, ctxtState: 'ok' },
+    ]);
+    expect(await store.getLog(infId, 1)).toContain('ERROR: task flawed_wn failed.');
+    expect((await lines()).map((n, i) => n - before[i])).toEqual([2, 0, 2]);
+    // Every host of the step's first play fails (Ansible then ends the playbook): the other system still
+    // runs its plays of that step and the next one, in a second process.
+    await setInfraRadl(store, infId, vms, failOn(0, 'front'));
+    before = await lines();
+    r = await run();
+    expect(r.vms).toEqual([
+      { vmId: 0, ctxtState: 'failed' },
+      { vmId: 1, ctxtState: 'ok' },
+      { vmId: 2, ctxtState: 'ok' },
+    ]);
+    expect(r.ansibleRuns).toBe(2);
+    expect(await store.getLog(infId, 0)).toContain('ERROR: task flawed_front failed.');
+    expect((await lines()).map((n, i) => n - before[i])).toEqual([0, 2, 2]);
+    expect((await store.listVms(infId)).map((v) => v.state)).toEqual(['unconfigured', 'configured', 'configured']);
   }, 240_000);
 
   it('contextualize () disables it: VMs configured without running anything', async () => {

@@ -6,6 +6,7 @@
 import { ImError, errors } from '#core/errors';
 import { VersionConflictError, type AuthItem, type InfraRecord, type Services, type VmRecord } from '#core/types';
 import { mutateInfrastructure } from '#core/mutate';
+import { contMsgLine, logTimestamp } from '#core/contmsg';
 import { authenticate, isAuthorized, type Caller } from '#core/auth';
 import { currentCloudAuth, sealCloudAuth } from '#core/cloud-auth';
 import { Radl, checkRadl, parseRadl, parseRadlJson, type System } from '#radl/index';
@@ -199,19 +200,9 @@ export function connectorFor(services: Services, type: string) {
 // Logs (contmsg)
 // ---------------------------------------------------------------------------------------------
 
-/** `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) as IM writes its log lines. */
-export function logTimestamp(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return (
-    `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}000`
-  );
-}
-
 /** Appends `<timestamp>: <msg>\n` to the infrastructure (or a VM) log. */
 export async function addContMsg(services: Services, infId: string, msg: string, scope: 'inf' | number = 'inf'): Promise<void> {
-  await services.store.appendLog(infId, scope, `${logTimestamp(services.now())}: ${msg}\n`);
+  await services.store.appendLog(infId, scope, contMsgLine(services.now(), msg));
 }
 
 /** `YYYY-MM-DD HH:MM:SS` (UTC). */

@@ -69,4 +69,32 @@ describe('AnsibleOutputParser', () => {
     expect(p.line('')).toEqual([]);
     expect(p.line(ev({ event: 'warning', msg: 'w' }))).toEqual([{ host: '*', text: '[WARNING]: w\n' }]);
   });
+
+  it('strategy free: each result goes under its own task, whatever task another host started since', () => {
+    const p = new AnsibleOutputParser(() => 'TS');
+    const out = feed(p, [
+      ev({ event: 'play', name: 'basic', task: 'basic', index: 0 }),
+      ev({ event: 'task', name: 'one', uuid: 'u1' }),
+      ev({ event: 'start', host: 'a', task: 'one', uuid: 'u1' }),
+      ev({ event: 'task', name: 'one', uuid: 'u1' }),
+      ev({ event: 'start', host: 'b', task: 'one', uuid: 'u1' }),
+      ev({ event: 'result', status: 'ok', host: 'a', task: 'one', uuid: 'u1' }),
+      ev({ event: 'task', name: 'two', uuid: 'u2' }),
+      ev({ event: 'start', host: 'a', task: 'two', uuid: 'u2' }),
+      ev({ event: 'result', status: 'changed', host: 'b', task: 'one', uuid: 'u1' }),
+      ev({ event: 'result', status: 'ok', host: 'a', task: 'two', uuid: 'u2' }),
+      ev({ event: 'task', name: 'two', uuid: 'u2' }),
+      ev({ event: 'result', status: 'failed', host: 'b', task: 'two', uuid: 'u2', detail: '{}' }),
+      ev({ event: 'play', name: 'end', task: null, index: 2 }),
+    ]);
+    expect(out.get('b')).toBe(
+      `TS: Launch task: basic\n\n${banner('PLAY [basic]')}\n\n${banner('TASK [one]')}\nchanged: [b]\n\n${banner('TASK [two]')}\nfatal: [b]: FAILED! => {}\n`,
+    );
+    expect(out.get('a')).toBe(`TS: Launch task: basic\n\n${banner('PLAY [basic]')}\n\n${banner('TASK [one]')}\nok: [a]\n\n${banner('TASK [two]')}\nok: [a]\n`);
+    expect(p.playIndexes).toEqual([0, 2]);
+    expect(p.reached(2)).toBe(true);
+    expect(p.reached(1)).toBe(false);
+    expect(p.failedHost('b')).toBe(true);
+    expect(p.failedHost('a')).toBe(false);
+  });
 });

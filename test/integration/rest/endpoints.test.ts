@@ -334,13 +334,16 @@ describe('8 GET /infrastructures/{id}/{prop}', () => {
     expect((await call('GET', `/infrastructures/${id}`)).status).toBe(404);
     // Export with delete, then import the same data: the infrastructure comes back under its id.
     const moved = del.json<{ data: string }>().data;
-    const stranger = await call('PUT', '/infrastructures', { body: moved, contentType: 'application/json', auth: authHeader('mallory', 'pw') });
-    expect(stranger.status).toBe(400);
-    expect(stranger.text).toContain('already exists');
     const back = await call('PUT', '/infrastructures', { body: moved, contentType: 'application/json' });
     expect(back.status).toBe(200);
     expect(back.text).toMatch(new RegExp(`/infrastructures/${id}$`));
     expect((await call('GET', `/infrastructures/${id}`)).status).toBe(200);
+    // An active id is "already exists" for everybody: the answer does not say whose it is.
+    const mine = await call('PUT', '/infrastructures', { body: moved, contentType: 'application/json' });
+    const stranger = await call('PUT', '/infrastructures', { body: moved, contentType: 'application/json', auth: authHeader('mallory', 'pw') });
+    expect(stranger.status).toBe(400);
+    expect(stranger.text).toBe(mine.text);
+    expect(stranger.text).toContain('already exists');
   });
 
   it('authorization lists owners; unknown prop → 404', async () => {

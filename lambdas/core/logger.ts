@@ -20,19 +20,80 @@ export type LogLevel = keyof typeof LEVELS;
 
 const SECRET_KEY_RE = /(pass(word)?|secret|token|private_?key|authorization|auth|credential|cloudauth|proxy|key_?material)/i;
 
+/** Keys whose values are secrets in auth lines, RADL features and JSON documents (parsed redaction). */
+const SECRET_FIELD_RE = /(^|[._])(password|passwd|token|secret|private_key|auth_token|client_secret|access_token|refresh_token)$/i;
+
 const SCRUBBERS: [RegExp, string][] = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]'],
   [/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [REDACTED]'],
-  [/\b(password|token|secret|private_key|public_key|auth_token)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^;\\\n,}]+)/gi, '$1$2[REDACTED]'],
-  [/("(?:password|token|secret|private_key|auth_token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"[REDACTED]"'],
   [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, '[REDACTED JWT]'],
 ];
 
-/** Removes anything that looks like a credential from free text. */
+/** `<secret key> =` or `<secret key>:` (the key optionally quoted), e.g. `password =`, `"token":`, `disk.0.os.credentials.password=`. */
+const SECRET_ASSIGN_RE = /(["']?)\b([A-Za-z0-9_.-]*(?:password|passwd|token|secret|private_key))\1[ \t]*[=:][ \t\r\n]*/gi;
+
+/** Where a value that starts at `i` ends: quoted segments (an unterminated one runs to the end) and plain characters up to a separator. */
+function valueEnd(text: string, i: number): number {
+  let j = i;
+  while (j < text.length) {
+    const c = text[j];
+    if (c === '"' || c === "'") {
+      let k = j + 1;
+      while (k < text.length && text[k] !== c) k += text[k] === '\\' ? 2 : 1;
+      j = Math.min(text.length, k + 1);
+      continue;
+    }
+    if (c === ';' || c === ',' || c === '\n' || c === ')' || c === '}' || c === ']') break;
+    if (c === '\\' && text[j + 1] === 'n') break; // an escaped newline (IM's auth header)
+    if (/\s/.test(c) && /^\s+and\s/i.test(text.slice(j))) break; // RADL: `… and next.feature = …`
+    j++;
+  }
+  // A plain value does not swallow the spaces before a separator.
+  while (j > i && /[ \t]/.test(text[j - 1])) j--;
+  return j;
+}
+
+/**
+ * Redacts by parsed field: every `key = value` / `key: value` whose key names a secret (auth items,
+ * RADL features, JSON, error texts that quote them) loses its whole value, however it is quoted or
+ * spread over lines, rather than what a pattern happens to match.
+ */
+function redactAssignments(text: string): string {
+  let out = '';
+  let from = 0;
+  SECRET_ASSIGN_RE.lastIndex = 0;
+  for (let m = SECRET_ASSIGN_RE.exec(text); m; m = SECRET_ASSIGN_RE.exec(text)) {
+    const start = m.index + m[0].length;
+    if (start < from) continue;
+    const end = valueEnd(text, start);
+    out += text.slice(from, start) + '[REDACTED]';
+    from = end;
+    SECRET_ASSIGN_RE.lastIndex = Math.max(end, start);
+  }
+  return out + text.slice(from);
+}
+
+/** A JSON document (object or array) with every secret field redacted, or undefined when `text` is not one. */
+function redactJsonText(text: string): string | undefined {
+  const t = text.trim();
+  if (!(t.startsWith('{') || t.startsWith('['))) return undefined;
+  try {
+    return JSON.stringify(redact(JSON.parse(t)));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes credentials from free text: a JSON document is redacted field by field; otherwise each
+ * private key blocks, bearer tokens and JWTs go, then the value of every secret `key = value` (see redactAssignments).
+ */
 export function scrub(text: string): string {
+  const json = redactJsonText(text);
+  if (json !== undefined) return json;
   let out = text;
   for (const [re, rep] of SCRUBBERS) out = out.replace(re, rep);
-  return out;
+  return redactAssignments(out);
 }
 
 /** Deep copy with secret-looking keys redacted and strings scrubbed. */
@@ -44,7 +105,7 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY_RE.test(k) && v !== undefined && v !== null && typeof v !== 'boolean' ? '[REDACTED]' : redact(v, depth + 1);
+      out[k] = (SECRET_KEY_RE.test(k) || SECRET_FIELD_RE.test(k)) && v !== undefined && v !== null && typeof v !== 'boolean' ? '[REDACTED]' : redact(v, depth + 1);
     }
     return out;
   }

@@ -18,7 +18,6 @@
  */
 import type { Context } from 'aws-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError, loadConfig, type Config } from '#core/config';
 import { GENERIC_INTERNAL_MESSAGE } from '#core/errors';
 import { createLogger, type LogLevel } from '#core/logger';
@@ -29,6 +28,9 @@ import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { createSfnOrchestrator } from '#orchestration/sfn-orchestrator';
 import { createConnectorRegistry } from '#connectors/registry';
 import { createAuthServices } from '#adapters/auth-services';
+import { secretKey, secretString } from '#adapters/secret-key';
+
+export { secretKey } from '#adapters/secret-key';
 import { logContext } from '#handlers/log-context';
 
 export const WORKFLOW_NAMES: WorkflowName[] = ['launch', 'destroy', 'remove', 'stop', 'start', 'contextualize'];
@@ -62,22 +64,6 @@ export function workflowArns(env: Env, config: Pick<Config, 'STATE_MACHINE_ARN_P
   return out;
 }
 
-/** A Secrets Manager secret's string (GetSecretValue with the function's role). */
-async function secretString(config: Config, arn: string, what: string, client?: SecretsManagerClient): Promise<string> {
-  const sm = client ?? new SecretsManagerClient({ region: config.AWS_REGION });
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: arn }));
-  const secret = out.SecretString?.trim();
-  if (!secret) throw new ConfigError(`The ${what} secret has no SecretString`);
-  return secret;
-}
-
-/** SECRET_KEY, else the Secrets Manager secret SECRET_KEY_ARN. */
-export async function secretKey(config: Config, env: Env, client?: SecretsManagerClient): Promise<string> {
-  if (config.SECRET_KEY) return config.SECRET_KEY;
-  if (!env.SECRET_KEY_ARN) throw new ConfigError('SECRET_KEY (or SECRET_KEY_ARN) must be set');
-  return secretString(config, env.SECRET_KEY_ARN, 'SECRET_KEY', client);
-}
-
 /** OIDC_CLIENT_SECRET, or when unset the secret OIDC_CLIENT_SECRET_ARN (given to the API functions only). */
 async function oidcClientSecret(config: Config, env: Env): Promise<{ oidcClientSecret?: string }> {
   if (config.OIDC_CLIENT_SECRET || !env.OIDC_CLIENT_SECRET_ARN) return {};
@@ -88,13 +74,13 @@ async function oidcClientSecret(config: Config, env: Env): Promise<{ oidcClientS
 export async function buildAwsServices(env: Env = process.env): Promise<Services> {
   const config = loadConfig(env);
   const logger = createLogger({ level: config.LOG_LEVEL as LogLevel, context: logContext });
-  const dynamoStore = new DynamoInfrastructureStore({ client: storeClient(config), tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
+  const secrets = createSecretBox(await secretKey(config, env));
+  const dynamoStore = new DynamoInfrastructureStore({ client: storeClient(config), tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS, secrets });
   // Many Lambda instances write the same records: no record cache unless INF_CACHE_TIME asks for one
   // (then a record read may be up to INF_CACHE_TIME seconds old; conditional writes stay safe).
   const maxAgeMs = cacheMaxAgeMs(config.INF_CACHE_TIME, 0);
   const store = maxAgeMs > 0 ? new CachedInfrastructureStore(dynamoStore, { maxAgeMs }) : dynamoStore;
   const orchestrator = createSfnOrchestrator({ client: new SFNClient({ region: config.AWS_REGION }), arns: workflowArns(env, config) });
-  const secrets = createSecretBox(await secretKey(config, env));
   const auth = createAuthServices({ config, ...(await oidcClientSecret(config, env)) });
   return { config, store, connectors: createConnectorRegistry({ config, logger }), orchestrator, logger, secrets, auth, now: Date.now };
 }

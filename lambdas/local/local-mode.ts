@@ -155,13 +155,16 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     stops.push(async () => client.destroy());
     await createTable(client, config.TABLE_NAME);
     afterRestart = () => createTable(client, config.TABLE_NAME);
-    const dynamoStore = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
+    const secretKey = localSecretKey(config, dataDir);
+    const secrets = createSecretBox(secretKey);
+    const dynamoStore = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS, secrets });
     // One process makes every write (the runner's child process aside: see ecsRunTask below), so the
     // cache is coherent and unlimited unless INF_CACHE_TIME says otherwise.
     const maxAgeMs = cacheMaxAgeMs(config.INF_CACHE_TIME, Infinity);
     const cache = maxAgeMs > 0 ? new CachedInfrastructureStore(dynamoStore, { maxAgeMs }) : undefined;
     const store = cache ?? dynamoStore;
-    const runnerEnv = { ...env, DYNAMODB_SOCKET: db.socketPath, TABLE_NAME: config.TABLE_NAME };
+    // The runner opens the VM secrets sealed in the store with the same key.
+    const runnerEnv = { ...env, DYNAMODB_SOCKET: db.socketPath, TABLE_NAME: config.TABLE_NAME, SECRET_KEY: secretKey };
     // eslint-disable-next-line prefer-const
     let services: Services;
     const orchestrator = createLocalOrchestrator(() => services, {
@@ -186,7 +189,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
       connectors: createConnectorRegistry({ config, logger }, opts.connectors ?? []),
       orchestrator,
       logger,
-      secrets: createSecretBox(localSecretKey(config, dataDir)),
+      secrets,
       auth: createAuthServices({ config }),
       now: Date.now,
     };

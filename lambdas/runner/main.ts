@@ -36,15 +36,19 @@ export async function runContextualization(input: RunInput, services: RunnerServ
 
 /** Store, config and logger from the environment. */
 export async function servicesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<RunnerServices> {
-  const [{ loadConfig }, { createLogger }, { DynamoInfrastructureStore, storeClient }] = await Promise.all([
+  const [{ loadConfig }, { createLogger }, { DynamoInfrastructureStore, storeClient }, { createSecretBox }] = await Promise.all([
     import('#core/config'),
     import('#core/logger'),
     import('#store/dynamodb/index'),
+    import('#core/secrets'),
   ]);
   const config = loadConfig(env);
   const logger = createLogger({ level: config.LOG_LEVEL, base: { component: 'ctxt-runner' } });
   const client = storeClient(config);
-  const store = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS });
+  // The VM passwords and keys are sealed in the store with the service key (SECRET_KEY or SECRET_KEY_ARN).
+  const key = config.SECRET_KEY ?? (env.SECRET_KEY_ARN ? await (await import('#adapters/secret-key')).secretKey(config, env) : undefined);
+  const secrets = key ? createSecretBox(key) : undefined;
+  const store = new DynamoInfrastructureStore({ client, tableName: config.TABLE_NAME, deletedRetentionDays: config.DELETED_RETENTION_DAYS, ...(secrets ? { secrets } : {}) });
   return { store, config, logger };
 }
 

@@ -75,18 +75,18 @@ describe.skipIf(!!unsupported)('durable contextualization: npm start killed mid-
     expect(created.status, created.text).toBe(200);
     const infId = JSON.parse(created.text).uri.split('/').pop() as string;
 
-    // Wait until the recipe runs on both hosts (Ansible is in the middle of its sleep).
-    const started = async () => Promise.all(set.hosts.map((h) => set.readFile(h, '/tmp/started').catch(() => '')));
+    // Wait until the recipe runs (Ansible is in the middle of its sleep on some host).
+    const read = async (path: string) => Promise.all(set.hosts.map((h) => set.readFile(h, path).catch(() => '')));
     const deadline = Date.now() + 240_000;
-    while (Date.now() < deadline && (await started()).some((t) => t.trim() === '')) await new Promise((r) => setTimeout(r, 500));
-    expect((await started()).every((t) => t.trim() !== ''), first.output().slice(-3000)).toBe(true);
+    while (Date.now() < deadline && (await read('/tmp/started')).every((t) => t.trim() === '')) await new Promise((r) => setTimeout(r, 500));
+    expect((await read('/tmp/started')).some((t) => t.trim() !== ''), first.output().slice(-3000)).toBe(true);
     expect((await state(first.restUrl, infId)).state).toBe('running');
 
     await first.kill('SIGKILL');
     for (let i = 0; i < 50 && groupPids(first.pgid).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(groupPids(first.pgid)).toEqual([]);
-    // The interrupted play never finished.
-    for (const h of set.hosts) expect(await set.readFile(h, '/tmp/done').catch(() => '')).toBe('');
+    // The interrupted contextualization had not finished everywhere.
+    expect((await read('/tmp/done')).some((t) => t.trim() === '')).toBe(true);
 
     const second = await startNpm({ dataDir, env: ENV });
     servers.push(second);
@@ -98,11 +98,10 @@ describe.skipIf(!!unsupported)('durable contextualization: npm start killed mid-
       s = await state(second.restUrl, infId);
     }
     expect(s).toEqual({ state: 'configured', vm_states: { '0': 'configured', '1': 'configured' } });
-    for (const h of set.hosts) {
-      // The recipe ran again from the start after the restart (the killed run's remote shell may also
-      // have finished its sleep on the host: SSH hosts outlive their client).
-      expect((await set.readFile(h, '/tmp/started')).trim().split('\n')).toHaveLength(2);
-      expect((await set.readFile(h, '/tmp/done')).trim().split('\n').length).toBeGreaterThanOrEqual(1);
-    }
+    // The resumed run did the work on every host (the killed run's remote shell may also have finished
+    // its sleep on a host: SSH hosts outlive their client).
+    for (const t of await read('/tmp/done')) expect(t.trim().split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    const started = await read('/tmp/started');
+    expect(started.reduce((n, t) => n + t.trim().split('\n').filter(Boolean).length, 0)).toBeGreaterThanOrEqual(3);
   });
 });

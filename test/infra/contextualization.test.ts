@@ -78,15 +78,19 @@ describe('Contextualization construct', () => {
     );
   });
 
-  it('gives the task role access to the table and to nothing else', () => {
+  it('gives the task role access to the table and the sealing key, and to nothing else', () => {
     const taskRole = logicalId(template, 'AWS::IAM::Role', 'CtxtTaskTaskRole');
     const statements = statementsOfRole(template, taskRole);
     expect(statements.length).toBeGreaterThan(0);
     const tableId = logicalId(template, 'AWS::DynamoDB::Table', 'StorageTable');
+    const keyId = logicalId(template, 'AWS::SecretsManager::Secret', 'StorageSecretKey');
     for (const s of statements) {
-      expect(actionsOf(s).every((a) => a.startsWith('dynamodb:'))).toBe(true);
       const resources = (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map(json);
-      expect(resources.every((r) => r.includes(tableId))).toBe(true);
+      if (actionsOf(s).every((a) => a.startsWith('dynamodb:'))) expect(resources.every((r) => r.includes(tableId))).toBe(true);
+      else {
+        expect(actionsOf(s).every((a) => a.startsWith('secretsmanager:Get') || a.startsWith('secretsmanager:Describe'))).toBe(true);
+        expect(resources.every((r) => r.includes(keyId))).toBe(true);
+      }
     }
     expect(statements.flatMap(actionsOf)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query']));
     template.hasResourceProperties('AWS::IAM::Role', {

@@ -108,19 +108,22 @@ export class Contextualization extends Construct {
       environment: {
         ...props.environment,
         TABLE_NAME: props.storage.table.tableName,
+        // The VM passwords and keys are sealed in the table with the service key: the runner opens them.
+        SECRET_KEY_ARN: props.storage.secretKey.secretArn,
         // lambdas/core/config.ts defaults AWS_REGION to us-east-1: the runner must get the stack's.
         AWS_REGION: Stack.of(this).region,
       },
     });
 
-    // The task role can only read and write the table.
+    // The task role can only read and write the table, and read the sealing key.
     props.storage.grantReadWrite(this.taskDefinition.taskRole);
+    props.storage.grantSecretKeyRead(this.taskDefinition.taskRole);
 
     acknowledge(this.taskDefinition, {
       id: 'AwsSolutions-ECS2',
       reason:
-        'The environment holds only non-secret settings (table name and IM options); the runner reads ' +
-        'everything else from the table with its task role.',
+        'The environment holds only non-secret settings (table name, IM options, the ARN of the sealing key); the ' +
+        'runner reads the key from Secrets Manager and everything else from the table with its task role.',
     });
     const executionRole = this.taskDefinition.obtainExecutionRole();
     acknowledgeWildcardResource(

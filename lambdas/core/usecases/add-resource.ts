@@ -165,7 +165,8 @@ export async function addResourceToInfra(
     return add.cloudAuth ? { cloudAuth: add.cloudAuth } : {};
   };
   if (add.noDeploy) {
-    await updateInfFrom(services, inf, (cur) => ({ ...replan(cur), radl: add.mergedJson }));
+    // As IM: an infrastructure that never got a deploy ends `failed` (its flag false), not `pending` for ever.
+    await updateInfFrom(services, inf, (cur) => ({ ...replan(cur), radl: add.mergedJson, ...(cur.configured === undefined ? { configured: false } : {}) }));
     await addContMsg(services, inf.id, NO_DEPLOY_MSG);
     services.logger.info(NO_DEPLOY_MSG, { infId: inf.id });
     return { vmIds: [], allFailed: false, messages: [] };

@@ -86,6 +86,8 @@ export async function createInfrastructure(services: Services, auth: AuthItem[],
   inf.radl = add.mergedJson;
   inf.privateNetworks = add.plan.privateNetworks;
   inf.vmCounter = n;
+  // As IM: an infrastructure created without any deploy reads `failed` (its flag false), not `pending` for ever.
+  if (add.noDeploy) inf.configured = false;
   const op = randomUUID();
   inf.addingOps = n > 0 ? [op] : [];
   const ids = Array.from({ length: n }, (_, i) => i);

@@ -21,6 +21,7 @@ import {
   type ListOptions,
   type LogScope,
   type PurgeOptions,
+  type SecretBox,
   type StoreHealth,
   type VmRecord,
 } from '#core/types';
@@ -43,6 +44,7 @@ import {
   timeSortKey,
 } from '#store/dynamodb/schema';
 import { UpdateBuilder } from '#store/dynamodb/update-expression';
+import { RecordSealer } from '#store/dynamodb/sealing';
 
 /** A patch that touches one of these also rewrites the owner links / tombstone (one transaction). */
 const INDEXED_FIELDS = ['status', 'ownerKeys', 'createdAt', 'deletedAt', 'expiresAt'] as const;
@@ -67,6 +69,8 @@ export interface DynamoStoreOptions {
    * deletedAt + this many days (the TTL). Unset: the caller decides the TTL.
    */
   deletedRetentionDays?: number;
+  /** The service key's box: VM passwords and private keys in the RADLs are stored sealed with it (./sealing.ts). */
+  secrets?: SecretBox;
 }
 
 /** DynamoDB implementation of the {@link InfrastructureStore} port. */
@@ -74,10 +78,28 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
   /** The table and its requests (shared with the execution journal of local mode). */
   readonly table: Table;
   private readonly retentionDays?: number;
+  private readonly sealer?: RecordSealer;
 
   constructor(opts: DynamoStoreOptions) {
     this.table = new Table(opts.client, opts.tableName, opts.now ?? Date.now);
     this.retentionDays = opts.deletedRetentionDays;
+    if (opts.secrets) this.sealer = new RecordSealer(opts.secrets);
+  }
+
+  private sealInf<T extends Partial<InfraRecord>>(r: T): T {
+    return this.sealer ? this.sealer.sealInf(r) : r;
+  }
+
+  private openInf<T extends Partial<InfraRecord>>(r: T): T {
+    return this.sealer ? this.sealer.openInf(r) : r;
+  }
+
+  private sealVm<T extends Partial<VmRecord>>(r: T): T {
+    return this.sealer ? this.sealer.sealVm(r) : r;
+  }
+
+  private openVm<T extends Partial<VmRecord>>(r: T): T {
+    return this.sealer ? this.sealer.openVm(r) : r;
   }
 
   private get name(): string {
@@ -111,12 +133,12 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
     if (vms.some((vm) => vm.infId !== inf.id)) throw errors.internal('createInfrastructure: a VM of another infrastructure');
     const ownerKeys = [...new Set(inf.ownerKeys)];
     const condition = `attribute_not_exists(${PARTITION_KEY})`;
-    const meta: TransactItem = { Put: { TableName: this.name, Item: metaItem(inf), ConditionExpression: condition } };
+    const meta: TransactItem = { Put: { TableName: this.name, Item: metaItem(this.sealInf(inf)), ConditionExpression: condition } };
     const items: TransactItem[] = [meta];
     for (const key of ownerKeys) items.push({ Put: { TableName: this.name, Item: ownerLinkItem(inf, key) } });
     if (inf.status === 'deleted') items.push({ Put: { TableName: this.name, Item: tombstoneItem(inf) } });
     const room = TRANSACTION_MAX - items.length;
-    for (const vm of vms.slice(0, room)) items.push({ Put: { TableName: this.name, Item: vmItem(vm) } });
+    for (const vm of vms.slice(0, room)) items.push({ Put: { TableName: this.name, Item: vmItem(this.sealVm(vm)) } });
     try {
       if (items.length === 1) await this.table.send(new PutCommand(meta.Put as never));
       else await this.table.send(new TransactWriteCommand({ TransactItems: items }));
@@ -129,7 +151,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
 
   async getInfrastructure(infId: string): Promise<InfraRecord | undefined> {
     const item = await this.getMetaItem(infId);
-    return item ? fromItem<InfraRecord>(item) : undefined;
+    return item ? this.openInf(fromItem<InfraRecord>(item)) : undefined;
   }
 
   private async getMetaItem(infId: string): Promise<Item | undefined> {
@@ -149,11 +171,11 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
    */
   async updateInfrastructure(infId: string, expectedVersion: number, patch: InfraPatch): Promise<InfraRecord> {
     const now = this.table.now();
-    const fullPatch: InfraPatch = { updatedAt: now, ...patch };
-    if (INDEXED_FIELDS.some((f) => f in patch)) return this.updateInfrastructureIndexed(infId, expectedVersion, fullPatch, now);
+    const fullPatch: InfraPatch = this.sealInf({ updatedAt: now, ...patch });
+    if (INDEXED_FIELDS.some((f) => f in patch)) return this.openInf(await this.updateInfrastructureIndexed(infId, expectedVersion, fullPatch, now));
     const update = new UpdateBuilder().patch(fullPatch, INF_IMMUTABLE);
     try {
-      return await this.versionedUpdate<InfraRecord>(metaKey(infId), update, expectedVersion);
+      return this.openInf(await this.versionedUpdate<InfraRecord>(metaKey(infId), update, expectedVersion));
     } catch (err) {
       if (isConditionFailure(err)) throw await this.conflict(metaKey(infId), `Infrastructure ${infId} was modified concurrently`, errors.infNotFound());
       rethrowWrite(err);
@@ -262,7 +284,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
       const item = byId.get(id);
       // The index is eventually consistent: check the record itself too.
       if (!item || this.expired(item) || (!opts.includeDeleted && item.status === 'deleted')) continue;
-      out.push(fromItem<InfraRecord>(item));
+      out.push(this.openInf(fromItem<InfraRecord>(item)));
     }
     return out;
   }
@@ -298,7 +320,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
 
   async putVm(vm: VmRecord): Promise<void> {
     try {
-      await this.table.send(new PutCommand({ TableName: this.name, Item: vmItem(vm) }));
+      await this.table.send(new PutCommand({ TableName: this.name, Item: vmItem(this.sealVm(vm)) }));
     } catch (err) {
       rethrowWrite(err);
     }
@@ -309,7 +331,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
     if (vms.length === 1) return this.putVm(vms[0]);
     const byKey = new Map(vms.map((vm) => [`${vm.infId}\u0000${vm.vmId}`, vm]));
     try {
-      await this.table.batchWrite([...byKey.values()].map((vm) => ({ PutRequest: { Item: vmItem(vm) } })));
+      await this.table.batchWrite([...byKey.values()].map((vm) => ({ PutRequest: { Item: vmItem(this.sealVm(vm)) } })));
     } catch (err) {
       rethrowWrite(err);
     }
@@ -317,7 +339,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
 
   async getVm(infId: string, vmId: number): Promise<VmRecord | undefined> {
     const r = await this.table.send<{ Item?: Item }>(new GetCommand({ TableName: this.name, Key: vmKey(infId, vmId), ConsistentRead: true }));
-    return r.Item && !this.expired(r.Item) ? fromItem<VmRecord>(r.Item) : undefined;
+    return r.Item && !this.expired(r.Item) ? this.openVm(fromItem<VmRecord>(r.Item)) : undefined;
   }
 
   /** All VMs of the infrastructure (destroyed included), in id order: one paginated Query. */
@@ -328,7 +350,7 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
       ExpressionAttributeValues: { ':pk': infPk(infId), ':prefix': VM_SK_PREFIX },
       ConsistentRead: true,
     });
-    return items.filter((i) => !this.expired(i)).map((i) => fromItem<VmRecord>(i));
+    return items.filter((i) => !this.expired(i)).map((i) => this.openVm(fromItem<VmRecord>(i)));
   }
 
   /**
@@ -336,9 +358,9 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
    * @throws ImError VM_NOT_FOUND when the VM does not exist.
    */
   async updateVm(infId: string, vmId: number, expectedVersion: number, patch: VmPatch): Promise<VmRecord> {
-    const update = new UpdateBuilder().patch(patch, VM_IMMUTABLE);
+    const update = new UpdateBuilder().patch(this.sealVm(patch), VM_IMMUTABLE);
     try {
-      return await this.versionedUpdate<VmRecord>(vmKey(infId, vmId), update, expectedVersion);
+      return this.openVm(await this.versionedUpdate<VmRecord>(vmKey(infId, vmId), update, expectedVersion));
     } catch (err) {
       if (isConditionFailure(err)) throw await this.conflict(vmKey(infId, vmId), `VM ${vmId} of ${infId} was modified concurrently`, errors.invalidVm());
       rethrowWrite(err);

@@ -277,6 +277,26 @@ export class Lexer {
 }
 
 /** Describe a token for error messages. */
+/** The kind of a token, without its text (next to a secret). */
+export function describeTokenKind(t: Token): string {
+  switch (t.type) {
+    case T_EOF:
+      return 'end of input';
+    case T_ID:
+      return 'an identifier';
+    case T_KW:
+      return 'a keyword';
+    case T_NUM:
+      return 'a number';
+    case T_STR:
+      return 'a string';
+    case T_RECIPE:
+      return 'a recipe block';
+    default:
+      return 'a symbol';
+  }
+}
+
 export function describeToken(t: Token): string {
   switch (t.type) {
     case T_EOF:

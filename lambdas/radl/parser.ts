@@ -5,6 +5,7 @@ import { RadlError } from './errors.ts';
 import { MAX_RANDOM_LENGTH, randomAlphanumeric, randomSpecLength } from './format.ts';
 import {
   describeToken,
+  describeTokenKind,
   Lexer,
   T_CMP,
   T_COMMA,
@@ -36,6 +37,9 @@ import {
   System,
 } from './model.ts';
 
+
+/** Features whose values are secrets (error messages never quote the text around them). */
+const SECRET_FEATURE = /(^|\.)(password|private_key|token|secret)$/i;
 /** Maximum nesting of `contains` blocks (guards the stack against hostile input). */
 export const MAX_NESTING = 32;
 
@@ -60,6 +64,8 @@ class Parser {
   private radl = new Radl();
   /** Unit token of the last numeric feature (to explain a forgotten 'and'). */
   private lastUnit: Token | undefined;
+  /** The feature just read holds a secret (a password, a private key): errors do not quote what follows. */
+  private afterSecret = false;
   private ids = {
     network: new Map<string, number>(),
     system: new Map<string, number>(),
@@ -91,7 +97,8 @@ class Parser {
   }
 
   private expected(what: string, t: Token = this.tok): never {
-    this.fail(`expected ${what}, found ${describeToken(t)}`, t);
+    // Right after a password or private key, a stray token is most likely part of the secret: name its kind only.
+    this.fail(`expected ${what}, found ${this.afterSecret ? describeTokenKind(t) : describeToken(t)}`, t);
   }
 
   private expect(type: number, what: string): Token {
@@ -292,6 +299,7 @@ class Parser {
     }
     for (;;) {
       this.lastUnit = undefined;
+      this.afterSecret = false;
       this.feature(target, allowSoft, depth);
       if (this.atKw('and')) {
         this.advance();
@@ -300,7 +308,7 @@ class Parser {
       if (this.at(T_RPAREN)) break;
       if (this.at(T_ID)) this.expected("'and' or ')' after a feature (missing 'and'?)");
       const u = this.lastUnit as Token | undefined; // set by feature()
-      if (u !== undefined && (this.at(T_CMP) || this.atKw('contains'))) {
+      if (u !== undefined && !this.afterSecret && (this.at(T_CMP) || this.atKw('contains'))) {
         // `a = 1\n b = 2`: 'b' was read as the unit of 1.
         this.fail(`expected 'and' or ')' after a feature, found identifier '${u.text}' (missing 'and' before '${u.text}'?)`, u);
       }
@@ -340,6 +348,7 @@ class Parser {
     }
     if (op.type !== T_CMP) this.expected(`a comparator (=, <, >, <=, >=) or 'contains' after '${t.text}'`);
     this.advance();
+    this.afterSecret = SECRET_FEATURE.test(t.text);
     const v = this.tok;
     let f: Feature;
     if (v.type === T_NUM) {

@@ -87,11 +87,13 @@ export const timeUpperBound = (epochMs: number): string => pad(epochMs, 15);
 /** `INF` for the infrastructure log, `VM<10 digits>` for a VM's. */
 export const logScopeKey = (scope: 'inf' | number): string => (scope === 'inf' ? 'INF' : `VM${pad(scope, 10)}`);
 export const logPrefix = (scope: 'inf' | number): string => `${LOG_SK_PREFIX}${logScopeKey(scope)}#`;
-export const logSk = (scope: 'inf' | number, seq: number): string => `${logPrefix(scope)}${pad(seq, 10)}`;
-/** Counter attribute (on the infrastructure item) of the last reserved chunk number of a log. */
-export const logSeqAttribute = (scope: 'inf' | number): string => `_logSeq_${logScopeKey(scope)}`;
-/** Attribute (on the infrastructure item) with the last chunk number cleared by clearLog. */
-export const logCutAttribute = (scope: 'inf' | number): string => `_logCut_${logScopeKey(scope)}`;
+/**
+ * Log chunk key: `<prefix><epoch ms, 15 digits>.<sequence of this process, 9 digits>.<random, 6 hex>`, so
+ * that an append needs no counter round trip; string order is time order (then the writer's own order).
+ */
+export const logSk = (scope: 'inf' | number, ms: number, seq: number, rand: string): string => `${logPrefix(scope)}${pad(ms, 15)}.${pad(seq, 9)}.${rand}`;
+/** Attribute (on the infrastructure item): the chunk key up to which clearLog cleared a log. */
+export const logCutAttribute = (scope: 'inf' | number): string => `_logCutKey_${logScopeKey(scope)}`;
 
 /**
  * Running workflow executions (local mode's durable orchestrator): one item each in this

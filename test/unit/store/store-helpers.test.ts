@@ -13,16 +13,18 @@ describe('key formats', () => {
     const keys = times.map((t) => timeSortKey(t, 'id'));
     expect([...keys].sort()).toEqual(keys);
     expect([2, 10, 100].map(vmSk).sort()).toEqual([vmSk(2), vmSk(10), vmSk(100)]);
-    expect([9, 10, 11].map((n) => logSk(3, n)).sort()).toEqual([logSk(3, 9), logSk(3, 10), logSk(3, 11)]);
+    // Log chunks: time order first, then the writer's own sequence, whatever the random suffix.
+    const chunks = [logSk(3, 9, 5, 'ffffff'), logSk(3, 10, 1, '000000'), logSk(3, 10, 2, '000000'), logSk(3, 1_700_000_000_000, 0, 'aaaaaa')];
+    expect([...chunks].reverse().sort()).toEqual(chunks);
     // "strictly before t": keys at t are not below the bound, keys at t-1 are.
     expect(timeSortKey(1000, 'x') < timeUpperBound(1000)).toBe(false);
     expect(timeSortKey(999, 'x') < timeUpperBound(1000)).toBe(true);
   });
 
   it('log prefixes of the infrastructure and of each VM never overlap', () => {
-    expect(logSk('inf', 1)).toBe('LOG#INF#0000000001');
-    expect(logSk(1, 1).startsWith('LOG#VM0000000001#')).toBe(true);
-    expect(logSk(10, 1).startsWith('LOG#VM0000000001#')).toBe(false);
+    expect(logSk('inf', 1, 2, 'abcdef')).toBe('LOG#INF#000000000000001.000000002.abcdef');
+    expect(logSk(1, 1, 1, 'x').startsWith('LOG#VM0000000001#')).toBe(true);
+    expect(logSk(10, 1, 1, 'x').startsWith('LOG#VM0000000001#')).toBe(false);
   });
 });
 

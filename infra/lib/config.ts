@@ -26,7 +26,6 @@ export const MANAGED_IM_OPTIONS: Readonly<Record<string, string>> = {
   XMLRCP_PORT: 'local mode only: API Gateway serves XML-RPC on POST /xmlrpc and POST /RPC2',
   XMLRCP_ADDRESS: 'local mode only: API Gateway serves XML-RPC on POST /xmlrpc and POST /RPC2',
   IM_DATA_DIR: 'local mode only: DynamoDB holds the data',
-  LOCAL_WORKERS: 'local mode only: Lambda runs as many instances as the load needs',
   DYNAMODB_ENDPOINT: 'local mode only: the functions use the regional DynamoDB endpoint',
   AWS_REGION: 'reserved by Lambda; set the deployment region with -c region=…',
   TABLE_NAME: 'set by the stack from the table it creates; use the tableName context key to name it',

@@ -65,6 +65,8 @@ export const configSchema = z.object({
   OIDC_ADMIN_GROUPS: json(z.array(z.object({ issuer: z.string(), group: z.string() })).optional()).default([]),
   MAX_SIMULTANEOUS_LAUNCHES: int(1, 40).default(5),
   MAX_VM_FAILS: int(1, 100).default(3),
+  /** VMs one launch Task takes at most (one Lambda invocation launches and records a batch). */
+  LAUNCH_BATCH_SIZE: int(1, 100).default(50),
   /** VMs one create / add / dry_run may deploy at most (larger requests answer 400 before any planning). */
   MAX_VMS_PER_REQUEST: int(1, 100_000).default(1000),
   DELAY_BETWEEN_VM_RETRIES: num(0).default(5),

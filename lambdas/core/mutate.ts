@@ -132,3 +132,37 @@ export async function mutateVm(
 export async function releaseAddingOp(store: InfrastructureStore, infId: string, op: string): Promise<void> {
   await mutateInfrastructure(store, infId, (i) => ((i.addingOps ?? []).includes(op) ? { addingOps: i.addingOps.filter((x) => x !== op) } : undefined));
 }
+
+/**
+ * Read-modify-writes of many VMs of one infrastructure in one batched conditional write (the records
+ * given are the ones `fn` decides from). When some VM changed meanwhile the batch conflicts as a whole:
+ * the updates then go one by one, each retried as mutateVm does. Returns the current records of the VMs
+ * given (updated or not), in order.
+ */
+export async function mutateVms(
+  store: InfrastructureStore,
+  vms: VmRecord[],
+  fn: (vm: VmRecord) => Partial<VmRecord> | undefined,
+  opts?: MutateOptions,
+): Promise<VmRecord[]> {
+  const updates: { vm: VmRecord; patch: Partial<VmRecord> }[] = [];
+  for (const vm of vms) {
+    const patch = fn(vm);
+    if (!patch) continue;
+    const diff = changes(vm, patch, ['infId', 'vmId', 'version']);
+    if (Object.keys(diff).length > 0) updates.push({ vm, patch: diff });
+  }
+  const byId = new Map(vms.map((v) => [v.vmId, v]));
+  if (updates.length > 0) {
+    try {
+      for (const vm of await store.updateVms(updates)) byId.set(vm.vmId, vm);
+    } catch (err) {
+      if (!(err instanceof VersionConflictError)) throw err;
+      const each = await Promise.all(updates.map(({ vm }) => mutateVm(store, vm.infId, vm.vmId, fn, opts).catch((e: unknown) => (isGone(e) ? undefined : Promise.reject(e)))));
+      for (const vm of each) if (vm) byId.set(vm.vmId, vm);
+    }
+  }
+  return vms.map((v) => byId.get(v.vmId)!);
+}
+
+const isGone = (e: unknown) => (e as { code?: string } | undefined)?.code === 'VM_NOT_FOUND';

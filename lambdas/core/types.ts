@@ -171,6 +171,12 @@ export interface PurgeOptions {
   deletedCreatedBefore?: number;
 }
 
+/** One update of {@link InfrastructureStore.updateVms}: the record as read, and what changes. */
+export interface VmUpdateRequest {
+  vm: VmRecord;
+  patch: Partial<Omit<VmRecord, 'infId' | 'vmId' | 'version'>>;
+}
+
 /** Options of the infrastructure listings. */
 export interface ListOptions {
   /** Only this owner's infrastructures (owner index). Without it: all (admin). */
@@ -213,6 +219,13 @@ export interface InfrastructureStore {
   /** All VMs (destroyed included) in id order: one query. */
   listVms(infId: string): Promise<VmRecord[]>;
   updateVm(infId: string, vmId: number, expectedVersion: number, patch: Partial<Omit<VmRecord, 'infId' | 'vmId' | 'version'>>): Promise<VmRecord>;
+  /**
+   * Many conditional VM updates in as few requests as the database allows (transactions of up to 100
+   * items): each on the version of the record given. All of a request or none: a conflict on any VM
+   * throws VersionConflictError (#core/mutate's mutateVms then retries them one by one). Returns the new
+   * records, in the order given.
+   */
+  updateVms(updates: VmUpdateRequest[]): Promise<VmRecord[]>;
   /** Appends text to a log, in chunks so that no item grows past the DynamoDB limit. */
   appendLog(infId: string, scope: LogScope, text: string): Promise<void>;
   getLog(infId: string, scope: LogScope): Promise<string>;
@@ -231,6 +244,14 @@ export interface InfrastructureStore {
 export interface LaunchRequest {
   infId: string;
   vmId: number;
+  /** The launch attempt of this VM (1, 2, …; MAX_VM_FAILS at most). */
+  attempt: number;
+  /**
+   * `im-<infId>-<vmId>-<attempt>`: the same when an attempt is repeated after a crash. A connector
+   * makes launch idempotent with it (EC2: RunInstances ClientToken; others: find the VM the token
+   * names before creating one), so that an interrupted launch never leaves a second, unrecorded VM.
+   */
+  clientToken: string;
   /** The whole infrastructure RADL (networks, systems…), for context. */
   radl: Radl;
   /** The concrete system to launch (already chosen by concreteSystem). */

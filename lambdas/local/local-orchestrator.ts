@@ -385,12 +385,15 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
         log(level, 'Execution did not succeed', { executionId: id, workflow, status: exec.status, error: exec.error, cause: exec.cause });
       },
     );
-    running.add(exec.done);
-    void exec.done.finally(() => {
-      running.delete(exec.done);
+    // Tracked until its journal entry is gone too, so that a clean stop leaves nothing to resume.
+    const tracked = exec.done.then(() => {
       // Ended on a store outage: it stays journaled and runs again once the store answers.
       if (opts.journal && failedOnStore(exec)) void rerunWhenStoreAnswers(id, workflow, input, reruns);
-      else void forget(id);
+      else return forget(id);
+    });
+    running.add(tracked);
+    void tracked.finally(() => {
+      running.delete(tracked);
       prune();
     });
     executions.set(id, exec);

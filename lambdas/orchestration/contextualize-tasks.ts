@@ -9,7 +9,7 @@
  */
 import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext } from '#core/vm-refresh';
-import { mutateInfrastructure, mutateVm } from '#core/mutate';
+import { mutateInfrastructure, mutateVm, mutateVms } from '#core/mutate';
 import { isInfraCtxtDisabled, runnerTakes, CTXT_VM_STATES } from '#core/ctxt-rules';
 import { caughtMessage, clip, executionInput, flag, intList, logLine, statePatch, type TaskPayload } from '#orchestration/task-support';
 
@@ -56,19 +56,37 @@ export async function prepareContextualization(services: Services, p: TaskPayloa
     if (pending === 0) await setConfiguredFlag(services, inf, await store.listVms(infId));
     return { pending };
   }
-  await logLine(services, infId, 'inf', 'Contextualization disabled by the RADL/TOSCA template.');
-  const targets = launchedVms(vms).filter((v) => !only || only.includes(v.vmId));
-  const updated = new Map<number, VmRecord>();
-  // After a launch: the VMs whose SSH answered (pending). On Reconfigure, as IM: every VM it covers that
-  // runs, whatever it was (a VM added with context=0 has not been contextualized at all).
-  const due = (v: VmRecord) => !v.destroyed && (v.ctxtState === 'pending' || (reconfigure && CTXT_VM_STATES.has(v.state) && v.ctxtState !== 'ok'));
-  for (const vm of targets) {
-    if (!due(vm)) continue;
-    const next = await mutateVm(store, infId, vm.vmId, (v) => (due(v) ? statePatch(v, v.state, 'ok', inf.configured) : undefined));
-    updated.set(vm.vmId, next);
+  const { configured } = await configureWithoutAnsible(services, inf, vms, { vmIds: only, reconfigure });
+  if (configured !== undefined && configured !== inf.configured) {
+    await mutateInfrastructure(store, inf.id, (i) => (i.configured === configured ? undefined : { configured }));
   }
-  await setConfiguredFlag(services, inf, vms.map((v) => updated.get(v.vmId) ?? v));
   return { pending: 0 };
+}
+
+/**
+ * The one step of a disabled contextualization (`contextualize ()`): the VMs it covers end configured —
+ * after a launch those whose SSH answered (pending); on Reconfigure, as IM, every running VM it covers,
+ * whatever it was (a VM added with context=0 has not been contextualized at all) — written in one
+ * batch, and the log line. Returns the VM records after it and the infrastructure flag they imply
+ * (undefined: not final); the caller writes the flag (with its own infrastructure write, if it has one).
+ */
+export async function configureWithoutAnsible(
+  services: Services,
+  inf: InfraRecord,
+  vms: VmRecord[],
+  scope: { vmIds?: number[]; reconfigure?: boolean },
+): Promise<{ vms: VmRecord[]; configured: boolean | undefined }> {
+  const only = scope.vmIds;
+  const due = (v: VmRecord) =>
+    !v.destroyed && (!only || only.includes(v.vmId)) && (v.ctxtState === 'pending' || (scope.reconfigure === true && CTXT_VM_STATES.has(v.state) && v.ctxtState !== 'ok'));
+  const targets = launchedVms(vms).filter(due);
+  const [updated] = await Promise.all([
+    mutateVms(services.store, targets, (v) => (due(v) ? statePatch(v, v.state, 'ok', inf.configured) : undefined)),
+    logLine(services, inf.id, 'inf', 'Contextualization disabled by the RADL/TOSCA template.'),
+  ]);
+  const byId = new Map(updated.map((v) => [v.vmId, v]));
+  const after = vms.map((v) => byId.get(v.vmId) ?? v);
+  return { vms: after, configured: configuredFlag(after) };
 }
 
 /** Sets the infrastructure flag the VMs' outcome implies, when it is final. */

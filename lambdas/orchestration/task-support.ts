@@ -36,7 +36,8 @@ export function str(p: Record<string, unknown>, key: string): string {
 }
 
 /** A required integer field (numeric strings accepted). */
-export function int(p: Record<string, unknown>, key: string): number {
+export function int(p: Record<string, unknown>, key: string, fallback?: number): number {
+  if (p[key] === undefined && fallback !== undefined) return fallback;
   const v = typeof p[key] === 'string' ? Number(p[key]) : p[key];
   if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`'${key}' must be an integer`);
   return v;

@@ -18,7 +18,7 @@ import {
   recordRemoveFailure,
   restoreInfrastructure,
 } from '#orchestration/destroy-tasks';
-import { finishLaunch, launchVm, markLaunchFailed, markVmFailed, prepareLaunch, refreshVmTask, waitForSsh } from '#orchestration/launch-tasks';
+import { finishLaunch, launchBatch, markBatchFailed, markLaunchFailed, prepareLaunch, refreshBatch, waitForSshBatch } from '#orchestration/launch-tasks';
 import { checkPower, preparePower, recordPowerFailure, startVm, stopVm } from '#orchestration/power-tasks';
 import { closeInterrupted } from '#orchestration/interrupted-tasks';
 import { probeSsh, type SshProbe } from '#orchestration/ssh-probe';
@@ -38,10 +38,10 @@ type Handler = (services: Services, payload: TaskPayload, deps: TaskDeps) => Pro
 const HANDLERS: Readonly<Record<string, Handler>> = {
   // launch
   prepareLaunch,
-  launchVm,
-  refreshVm: refreshVmTask,
-  waitForSsh: (s, p, d) => waitForSsh(s, p, d.sshProbe),
-  markVmFailed,
+  launchBatch,
+  refreshBatch,
+  waitForSshBatch: (s, p, d) => waitForSshBatch(s, p, d.sshProbe),
+  markBatchFailed,
   finishLaunch,
   markLaunchFailed,
   // contextualize

@@ -15,7 +15,7 @@
  *
  * Records handed out are frozen: every caller shares them.
  */
-import type { InfraRecord, InfrastructureStore, ListOptions, LogScope, PurgeOptions, StoreHealth, VmRecord } from '#core/types';
+import type { InfraRecord, InfrastructureStore, ListOptions, LogScope, PurgeOptions, StoreHealth, VmRecord, VmUpdateRequest } from '#core/types';
 
 export interface CachedStoreOptions {
   /** Longest time (ms) an entry is used before it is read again (`Infinity`: unlimited). */
@@ -252,6 +252,17 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     } catch (err) {
       // A conflict means the cached list is stale; the record itself is not concerned.
       this.dropVms(infId);
+      throw err;
+    }
+  }
+
+  async updateVms(updates: VmUpdateRequest[]): Promise<VmRecord[]> {
+    try {
+      const vms = await this.inner.updateVms(updates);
+      for (const vm of vms) this.keepVm(vm);
+      return vms;
+    } catch (err) {
+      for (const id of new Set(updates.map((u) => u.vm.infId))) this.dropVms(id);
       throw err;
     }
   }

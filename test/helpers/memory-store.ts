@@ -14,6 +14,7 @@ import {
   type PurgeOptions,
   type StoreHealth,
   type VmRecord,
+  type VmUpdateRequest,
 } from '#core/types';
 
 const copy = <T>(v: T): T => structuredClone(v);
@@ -118,6 +119,20 @@ export class MemoryStore implements InfrastructureStore {
     const next = applyPatch(cur, { ...patch, version: expectedVersion + 1 });
     this.vms.get(infId)!.set(vmId, next);
     return copy(next);
+  }
+
+  async updateVms(updates: VmUpdateRequest[]): Promise<VmRecord[]> {
+    this.count('updateVms');
+    for (const { vm } of updates) {
+      const cur = this.vms.get(vm.infId)?.get(vm.vmId);
+      if (!cur) throw errors.invalidVm();
+      if (cur.version !== vm.version) throw new VersionConflictError();
+    }
+    return updates.map(({ vm, patch }) => {
+      const next = applyPatch(this.vms.get(vm.infId)!.get(vm.vmId)!, { ...patch, version: vm.version + 1 });
+      this.vms.get(vm.infId)!.set(vm.vmId, next);
+      return copy(next);
+    });
   }
 
   async appendLog(infId: string, scope: LogScope, text: string): Promise<void> {

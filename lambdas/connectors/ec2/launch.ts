@@ -5,6 +5,7 @@
  */
 import {
   DeleteKeyPairCommand,
+  DescribeInstancesCommand,
   DeleteSecurityGroupCommand,
   DeregisterImageCommand,
   ReleaseAddressCommand,
@@ -31,7 +32,7 @@ import { systemImage } from '#connectors/ec2/refs';
 import { selectInstanceType, setTypeFeatures } from '#connectors/ec2/requirements';
 import { ensureSecurityGroups } from '#connectors/ec2/security-groups';
 import { mapEc2State, instanceIps } from '#connectors/ec2/state';
-import { instanceTags } from '#connectors/ec2/tags';
+import { instanceTags, VM_TAG } from '#connectors/ec2/tags';
 import { blockDeviceMappings } from '#connectors/ec2/volumes';
 
 /**
@@ -40,6 +41,26 @@ import { blockDeviceMappings } from '#connectors/ec2/volumes';
  * uses them); what could not be removed is in the thrown error's `cloudData` (see launchErrorCloudData)
  * for a later finalize. Transient errors → CLOUD_RETRYABLE, others → BAD_REQUEST.
  */
+/**
+ * An instance of this VM that an interrupted launch created (RunInstances answered, the record was never
+ * written: the process died in between) is found by its IM-VM tag and terminated, so that the VM is
+ * launched once. Called only for VMs whose record has no instance yet.
+ */
+async function terminateUnrecorded(ctx: Ec2Context, ec2: EC2Client, infId: string, vmId: number): Promise<void> {
+  const out = await ec2.send(
+    new DescribeInstancesCommand({
+      Filters: [
+        { Name: `tag:${VM_TAG}`, Values: [`${infId}/${vmId}`] },
+        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      ],
+    }),
+  );
+  const ids = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId).filter((id): id is string => !!id);
+  if (ids.length === 0) return;
+  ctx.logger.warn('EC2: terminating instances an interrupted launch left unrecorded', { infId, vmId, instanceIds: ids });
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+}
+
 export async function launchVm(ctx: Ec2Context, req: LaunchRequest): Promise<LaunchedVm> {
   const { infId, vmId, auth } = req;
   requireCredentials(auth);
@@ -54,6 +75,7 @@ export async function launchVm(ctx: Ec2Context, req: LaunchRequest): Promise<Lau
   const createdGroups: string[] = [];
   const context = `Error launching VM ${vmId} in EC2 region ${region}`;
   try {
+    await terminateUnrecorded(ctx, ec2, infId, vmId);
     const ami = await resolveImage(ec2, image, system, req, created);
     const type = selectInstanceType(system, ami.arch, ami.imageId);
     const bdm = blockDeviceMappings(system, ami);

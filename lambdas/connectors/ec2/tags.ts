@@ -11,6 +11,11 @@ import { parseInstanceTags } from '#connectors/instance-tags';
 
 /** Tag on every resource the connector creates; finalize(last) finds leftovers by it. */
 export const INFRA_TAG = 'IM-INFRA-ID';
+/**
+ * Tag of an instance: `<infId>/<vmId>`, set by RunInstances itself. A launch finds by it the instance an
+ * interrupted launch of the same VM created (and never recorded), and terminates it before launching.
+ */
+export const VM_TAG = 'IM-VM';
 
 /** EC2 tag list from a map: drops reserved `aws:` keys and trims keys/values to EC2's limits (50 tags). */
 export function toEc2Tags(tags: Record<string, string>): { Key: string; Value: string }[] {
@@ -32,6 +37,7 @@ export function instanceTags(config: Config, req: LaunchRequest, system: System)
   const userTag = config.VM_TAG_USERNAME;
   if (userTag && req.tags[userTag] && !tags['IM-USER']) tags['IM-USER'] = req.tags[userTag];
   tags[INFRA_TAG] ??= req.infId;
+  tags[VM_TAG] = `${req.infId}/${req.vmId}`;
   tags.Name ??= nameTag(system, randomUUID());
   return toEc2Tags(tags);
 }

@@ -38,19 +38,8 @@ export function chunk<T>(list: T[], size: number): T[][] {
   return out;
 }
 
-/** Runs fn over items with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+export { mapLimit } from '#core/concurrency';
+import { mapLimit } from '#core/concurrency';
 
 // ---- error classification ----------------------------------------------------------------------
 

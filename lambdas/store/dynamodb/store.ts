@@ -24,6 +24,7 @@ import {
   type SecretBox,
   type StoreHealth,
   type VmRecord,
+  type VmUpdateRequest,
 } from '#core/types';
 import { fromItem, isExpired, metaItem, metaKey, ownerLinkItem, tombstoneItem, vmItem, vmKey, type Item } from '#store/dynamodb/items';
 import { appendLog, clearLog, getLog } from '#store/dynamodb/logs';
@@ -71,6 +72,18 @@ export interface DynamoStoreOptions {
   deletedRetentionDays?: number;
   /** The service key's box: VM passwords and private keys in the RADLs are stored sealed with it (./sealing.ts). */
   secrets?: SecretBox;
+}
+
+/** The record a successful conditional update leaves: the patch applied (undefined removes), version + 1. */
+function applyVmPatch(vm: VmRecord, patch: VmPatch): VmRecord {
+  const next = { ...vm } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) {
+    if (VM_IMMUTABLE.has(k)) continue;
+    if (v === undefined) delete next[k];
+    else next[k] = v;
+  }
+  next.version = vm.version + 1;
+  return next as unknown as VmRecord;
 }
 
 /** DynamoDB implementation of the {@link InfrastructureStore} port. */
@@ -365,6 +378,40 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
       if (isConditionFailure(err)) throw await this.conflict(vmKey(infId, vmId), `VM ${vmId} of ${infId} was modified concurrently`, errors.invalidVm());
       rethrowWrite(err);
     }
+  }
+
+  /** Conditional updates in TransactWriteItems of up to {@link TRANSACTION_MAX} items (one round trip each). */
+  async updateVms(updates: VmUpdateRequest[]): Promise<VmRecord[]> {
+    const out: VmRecord[] = [];
+    for (let i = 0; i < updates.length; i += TRANSACTION_MAX) {
+      const chunk = updates.slice(i, i + TRANSACTION_MAX);
+      if (chunk.length === 1) {
+        const { vm, patch } = chunk[0];
+        out.push(await this.updateVm(vm.infId, vm.vmId, vm.version, patch));
+        continue;
+      }
+      const items: TransactItem[] = chunk.map(({ vm, patch }) => {
+        const update = new UpdateBuilder().patch(this.sealVm(patch), VM_IMMUTABLE).set('version', vm.version + 1);
+        return {
+          Update: {
+            TableName: this.name,
+            Key: vmKey(vm.infId, vm.vmId),
+            UpdateExpression: update.expression(),
+            ConditionExpression: `${update.name('version')} = ${update.value(vm.version)}`,
+            ExpressionAttributeNames: update.names,
+            ExpressionAttributeValues: update.values,
+          },
+        };
+      });
+      try {
+        await this.table.send(new TransactWriteCommand({ TransactItems: items }));
+      } catch (err) {
+        if (isTransactionConflict(err)) throw new VersionConflictError(`A VM of ${chunk[0].vm.infId} was modified concurrently`);
+        rethrowWrite(err);
+      }
+      for (const { vm, patch } of chunk) out.push(applyVmPatch(vm, patch));
+    }
+    return out;
   }
 
   // ---- logs, deletion, purge -------------------------------------------------------------------

@@ -71,7 +71,7 @@ function radlText(body: string): string {
 function request(radl: Radl, infId: string, vmId: number, auth: AuthItem = MOTO_AUTH): LaunchRequest {
   const system = connector.concreteSystem(radl.systems[0], auth)[0];
   expect(system, 'concreteSystem accepts the aws:// image').toBeDefined();
-  return { infId, vmId, radl, system, auth, tags: { IM_USER: 'alice', IM_INFRA_ID: infId } };
+  return { infId, vmId, attempt: 1, clientToken: `im-${infId}-${vmId}-1`, radl, system, auth, tags: { IM_USER: 'alice', IM_INFRA_ID: infId } };
 }
 
 function handle(req: LaunchRequest, vm: { providerId: string; system: LaunchedVm['system']; cloudData?: Record<string, unknown> }): VmHandle {

@@ -43,7 +43,7 @@ describe('DeployedNodeConnector (lifecycle.md §8)', () => {
 
   it('launch marks the VM running without contacting anything', async () => {
     const s = sys(FULL);
-    const vm = await dn.launch({ infId: 'i', vmId: 3, radl: new Radl(), system: s, auth, tags: {} });
+    const vm = await dn.launch({ infId: 'i', vmId: 3, attempt: 1, clientToken: 'im-i-3-1', radl: new Radl(), system: s, auth, tags: {} });
     expect(vm.state).toBe('running');
     expect(vm.providerId).toBe('1700000000003');
     expect(vm.system.getValue('provider.type')).toBe('DeployedNode');

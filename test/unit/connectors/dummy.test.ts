@@ -11,7 +11,7 @@ import { parseRadl, Radl, System } from '#radl/index';
 const auth = { type: 'Dummy', id: 'dummy' };
 
 function request(system: System, vmId = 0): LaunchRequest {
-  return { infId: 'inf', vmId, radl: new Radl(), system, auth, tags: {} };
+  return { infId: 'inf', vmId, attempt: 1, clientToken: `im-inf-${vmId}-1`, radl: new Radl(), system, auth, tags: {} };
 }
 
 function handle(system: System, vmId = 0): VmHandle {

@@ -103,8 +103,9 @@ describe('ASL files', () => {
     }
   });
 
-  it('launch runs each VM as a child execution (distributed Map) with MaxConcurrencyPath', () => {
-    const map = defs.launch.States.LaunchVms;
+  it('launch runs each batch of VMs as a child execution (distributed Map) with MaxConcurrencyPath', () => {
+    const map = defs.launch.States.LaunchBatches;
+    expect(map.ItemsPath).toBe('$.plan.batches');
     expect((map.ItemProcessor as AslDefinition & { ProcessorConfig: unknown }).ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
     expect(map.MaxConcurrencyPath).toBe('$.plan.maxConcurrency');
     expect(map.ResultPath).toBeNull();

@@ -286,16 +286,32 @@ describe('launch flow (local orchestrator, in-memory store)', () => {
     }
   });
 
-  it('uses few store round trips per VM (Dummy, contextualize ())', async () => {
+  it('records a batch with one batched write: no per-VM store call (Dummy, contextualize ())', async () => {
     const env = makeEnv();
     const { infId, vmIds } = await seedInfra(env.services, nodesRadl(10));
     const store = env.store as unknown as { calls: Record<string, number> };
-    store.calls = {};
+    for (const k of Object.keys(store.calls)) delete store.calls[k];
     await runFlow(env, 'launch', { infId, vmIds });
-    // Per VM: get infra + get VM + one conditional update. Per flow: a handful more.
-    expect(store.calls.updateVm).toBe(10);
-    expect(store.calls.getVm).toBe(10);
-    expect(store.calls.getInfrastructure).toBeLessThanOrEqual(10 + 3);
+    // launchBatch: one read of the record and of the VM list, one batched write; finishLaunch: the same reads, one record write.
+    expect(store.calls.updateVms).toBe(1);
+    expect(store.calls.getVm ?? 0).toBe(0);
+    expect(store.calls.updateVm ?? 0).toBe(0);
+    expect(store.calls.listVms).toBe(2);
+    expect(store.calls.getInfrastructure).toBe(2);
+    expect(store.calls.updateInfrastructure).toBe(1);
+  });
+
+  it('splits the VMs into batches of LAUNCH_BATCH_SIZE, all launched and recorded', async () => {
+    const conn = new CountingDummy();
+    const env = makeEnv({ connectors: [conn], config: { LAUNCH_BATCH_SIZE: '4', MAX_SIMULTANEOUS_LAUNCHES: '2' } });
+    const { infId, vmIds } = await seedInfra(env.services, nodesRadl(10));
+    const store = env.store as unknown as { calls: Record<string, number> };
+    for (const k of Object.keys(store.calls)) delete store.calls[k];
+    expect((await runFlow(env, 'launch', { infId, vmIds })).status).toBe('SUCCEEDED');
+    expect(conn.launches).toBe(10);
+    expect(conn.maxActive).toBeLessThanOrEqual(2);
+    expect(store.calls.updateVms).toBe(3); // batches of 4, 4 and 2
+    expect((await vmsOf(env, infId)).every((v) => v.state === 'configured')).toBe(true);
   });
 });
 
@@ -309,7 +325,11 @@ describe('prepareLaunch', () => {
       WAIT_RUNNING_VM_TIMEOUT: '100000',
     });
     const plan = await prepareLaunch(env.services, { action: 'prepareLaunch', input: { infId: 'x', vmIds: [3, 1, 3] } });
-    expect(plan).toEqual({ vmIds: [1, 3], maxConcurrency: 7, retryDelay: 3, pollSeconds: 50, contextualize: true });
+    expect(plan).toEqual({ batches: [[1, 3]], maxConcurrency: 1, launchConcurrency: 7, retryDelay: 3, pollSeconds: 50, contextualize: true });
+    env.services.config = testConfig({ MAX_SIMULTANEOUS_LAUNCHES: '5', LAUNCH_BATCH_SIZE: '2' });
+    const many = await prepareLaunch(env.services, { action: 'prepareLaunch', input: { infId: 'x', vmIds: [0, 1, 2, 3, 4, 5, 6] } });
+    // 4 batches: 4 at once × 1 launch call each ≤ 5 launch calls in flight.
+    expect(many).toMatchObject({ batches: [[0, 1], [2, 3], [4, 5], [6]], maxConcurrency: 4, launchConcurrency: 1 });
     const noCtxt = await prepareLaunch(env.services, { action: 'prepareLaunch', input: { infId: 'x', vmIds: [], context: false } });
     expect(noCtxt.contextualize).toBe(false);
   });

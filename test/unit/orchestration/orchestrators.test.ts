@@ -87,8 +87,8 @@ describe('runTask / toTaskError', () => {
     const env = makeEnv();
     await expect(runTask(env.services, { action: 'nope' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(runTask(env.services, { action: 'toString' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    await expect(runTask(env.services, { action: 'launchVm', infId: 'x', vmId: 'one' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-    expect(TASK_ACTIONS).toContain('launchVm');
+    await expect(runTask(env.services, { action: 'refreshBatch', infId: 'x', vmIds: [1], deadline: 'one' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(TASK_ACTIONS).toContain('launchBatch');
   });
 
   it('names errors for Step Functions: CloudRetryable, ImError.<CODE>, VersionConflict, Error', () => {

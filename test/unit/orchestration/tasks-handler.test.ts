@@ -7,7 +7,7 @@ const handler = createTasksHandler(makeEnv().services);
 describe('tasks Lambda handler', () => {
   it('runs the action with the services it was built with', async () => {
     const plan = await handler({ action: 'prepareLaunch', input: { infId: 'i', vmIds: [2, 1] } });
-    expect(plan).toMatchObject({ vmIds: [1, 2], maxConcurrency: 5 });
+    expect(plan).toMatchObject({ batches: [[1, 2]], maxConcurrency: 1, launchConcurrency: 5 });
   });
 
   it('raises errors named for Step Functions', async () => {

@@ -50,6 +50,9 @@ function emptyStore(): InfrastructureStore {
     updateVm: async () => {
       throw new Error('read-only fake');
     },
+    updateVms: async () => {
+      throw new Error('read-only fake');
+    },
     appendLog: none,
     getLog: async () => '',
     clearLog: none,

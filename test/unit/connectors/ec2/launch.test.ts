@@ -21,6 +21,7 @@ import {
   ImportKeyPairCommand,
   RegisterImageCommand,
   RunInstancesCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { parseRadl } from '#radl/index';
@@ -121,6 +122,7 @@ describe('launch', () => {
       { Key: 'env', Value: 'dev' },
       { Key: 'IM-USER', Value: 'alice' },
       { Key: 'IM-INFRA-ID', Value: INF },
+      { Key: 'IM-VM', Value: `${INF}/0` },
       { Key: 'Name', Value: expect.stringMatching(/^web-[0-9a-f-]{36}$/) },
     ];
     expect(run).toEqual({
@@ -173,6 +175,24 @@ describe('launch', () => {
     });
     // the request's system is not modified
     expect(req.system.getString('instance_type')).toBeUndefined();
+  });
+
+  it('terminates an instance an interrupted launch of the same VM left unrecorded (IM-VM tag) before launching it once', async () => {
+    stubCloud();
+    const orphan = instance();
+    ec2Mock.on(DescribeInstancesCommand).callsFake((i: { Filters?: { Name?: string; Values?: string[] }[] }) =>
+      (i.Filters ?? []).some((f) => f.Name === 'tag:IM-VM' && f.Values?.[0] === `${INF}/0`) ? described(orphan) : described(instance()),
+    );
+    const c = connector();
+    const vm = await c.launch(request(c));
+    expect(vm.providerId).toMatch(/;i-/);
+    const lookup = ec2Mock.commandCalls(DescribeInstancesCommand)[0].args[0].input;
+    expect(lookup.Filters).toEqual([
+      { Name: 'tag:IM-VM', Values: [`${INF}/0`] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+    ]);
+    expect(ec2Mock.commandCalls(TerminateInstancesCommand).map((x) => x.args[0].input.InstanceIds)).toEqual([[orphan.InstanceId]]);
+    expect(count(RunInstancesCommand)).toBe(1);
   });
 
   it('uses the subnet of a network provider_id, reuses an existing group and an existing key pair name', async () => {

@@ -151,7 +151,10 @@ export function stubCloud(): void {
   ec2Mock.on(CreateKeyPairCommand).callsFake((input: { KeyName: string }) => ({ KeyName: input.KeyName, KeyPairId: 'key-0123', KeyFingerprint: 'aa:bb', KeyMaterial: PEM }));
   ec2Mock.on(ImportKeyPairCommand).callsFake((input: { KeyName: string }) => ({ KeyName: input.KeyName, KeyPairId: 'key-0456', KeyFingerprint: 'cc:dd' }));
   ec2Mock.on(RunInstancesCommand).resolves({ ReservationId: 'r-0f00', OwnerId: '123456789012', Instances: [launchedInstance()] });
-  ec2Mock.on(DescribeInstancesCommand).resolves(described(instance()));
+  // A launch first looks for an instance an interrupted launch of the same VM left unrecorded: none here.
+  ec2Mock.on(DescribeInstancesCommand).callsFake((i: { Filters?: { Name?: string }[] }) =>
+    (i.Filters ?? []).some((f) => f.Name === 'tag:IM-VM') ? { Reservations: [] } : described(instance()),
+  );
   ec2Mock.on(TerminateInstancesCommand).resolves({
     TerminatingInstances: [{ InstanceId: IID, CurrentState: { Code: 32, Name: 'shutting-down' }, PreviousState: { Code: 16, Name: 'running' } }],
   });
@@ -182,16 +185,20 @@ export function request(c: Ec2Connector, text = RADL_TEXT, patch?: (radl: Radl) 
   const radl = parseRadl(text);
   patch?.(radl);
   const system = c.concreteSystem(radl.systems[0], auth)[0];
-  return { infId: INF, vmId, radl, system, auth, tags: { IM_USER: 'alice', IM_INFRA_ID: INF } };
+  return { infId: INF, vmId, attempt: 1, clientToken: `im-${INF}-${vmId}-1`, radl, system, auth, tags: { IM_USER: 'alice', IM_INFRA_ID: INF } };
 }
 
 export function handle(req: LaunchRequest, vm: LaunchedVm): VmHandle {
   return { infId: req.infId, vmId: req.vmId, providerId: vm.providerId, system: vm.system, radl: req.radl, ...(vm.cloudData ? { cloudData: vm.cloudData } : {}) };
 }
 
-export const input = <T>(cmd: new (...a: never[]) => T, i = 0) => (ec2Mock.commandCalls(cmd as never)[i].args[0] as unknown as { input: Record<string, unknown> }).input;
-export const count = (cmd: unknown) => ec2Mock.commandCalls(cmd as never).length;
-export const sequence = () => ec2Mock.calls().map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, ''));
+/** The launch's lookup of instances an interrupted launch left unrecorded (tested on its own; left out of the helpers below). */
+const isOrphanLookup = (c: { args: unknown[] }) =>
+  ((c.args[0] as { input?: { Filters?: { Name?: string }[] } }).input?.Filters ?? []).some((f) => f.Name === 'tag:IM-VM');
+const calls = (cmd?: unknown) => (cmd ? ec2Mock.commandCalls(cmd as never) : ec2Mock.calls()).filter((c) => !isOrphanLookup(c as { args: unknown[] }));
+export const input = <T>(cmd: new (...a: never[]) => T, i = 0) => (calls(cmd)[i].args[0] as unknown as { input: Record<string, unknown> }).input;
+export const count = (cmd: unknown) => calls(cmd).length;
+export const sequence = () => calls().map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, ''));
 
 export async function rejection(p: Promise<unknown>): Promise<ImError> {
   try {

@@ -78,6 +78,7 @@ describe('alterVm', () => {
   it("stops, modifies and starts a running instance with alterRunning: 'restart'", async () => {
     const c = connector({ alterRunning: 'restart' });
     const vm = await launched(c);
+    ec2Mock.resetHistory(); // resolvesOnce counts the stub's calls from here (the launch made some)
     ec2Mock
       .on(DescribeInstancesCommand)
       .resolvesOnce(described(instance()))

@@ -40,7 +40,7 @@ export function launchRequest(con: OpenStackConnector, auth: AuthItem, radlText 
   const radl = parseRadl(radlText);
   const [system] = con.concreteSystem(radl.systems[0], auth);
   if (!system) throw new Error('no concrete system');
-  return { infId, vmId, radl, system, auth, tags: { project: 'im-test', IM_INFRA_ID: infId } };
+  return { infId, vmId, attempt: 1, clientToken: `im-${infId}-${vmId}-1`, radl, system, auth, tags: { project: 'im-test', IM_INFRA_ID: infId } };
 }
 
 export function handleOf(req: LaunchRequest, launched: { providerId: string; system: LaunchRequest['system']; cloudData?: Record<string, unknown> }): VmHandle {

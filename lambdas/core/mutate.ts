@@ -166,3 +166,24 @@ export async function mutateVms(
 }
 
 const isGone = (e: unknown) => (e as { code?: string } | undefined)?.code === 'VM_NOT_FOUND';
+
+/**
+ * Writes `fn(inf)` conditionally on the version of `inf` (no read when nobody else wrote); on a
+ * version conflict falls back to {@link mutateInfrastructure}.
+ */
+export async function mutateInfrastructureFrom(
+  store: InfrastructureStore,
+  inf: InfraRecord,
+  fn: (inf: InfraRecord) => MaybePromise<Partial<InfraRecord> | undefined>,
+): Promise<InfraRecord> {
+  const patch = await fn(inf);
+  if (!patch) return inf;
+  const diff = changes(inf, patch, ['id', 'version']);
+  if (Object.keys(diff).length === 0) return inf;
+  try {
+    return await store.updateInfrastructure(inf.id, inf.version, diff);
+  } catch (err) {
+    if (!(err instanceof VersionConflictError)) throw err;
+    return mutateInfrastructure(store, inf.id, fn);
+  }
+}

@@ -185,7 +185,8 @@ interface Prefetched {
 async function refreshOnce(services: RefreshServices, inf: InfraRecord, vm: VmRecord, opts: RefreshOptions, prefetched?: Prefetched): Promise<VmRecord> {
   if (vm.state === 'failed' && !vm.providerId) return vm;
   if (vm.destroyed) return vm.state === 'off' ? vm : { ...vm, state: 'off' };
-  if (vm.deleting) return vm.state === 'deleting' ? vm : { ...vm, state: 'deleting' };
+  // Being removed, or its infrastructure being destroyed (the destroy marks only the record).
+  if (vm.deleting || inf.status === 'deleting') return vm.state === 'deleting' ? vm : { ...vm, state: 'deleting' };
 
   const { config, logger } = services;
   const now = services.now();

@@ -1,164 +1,128 @@
 /**
  * Tasks of the destroy and remove flows (statemachines/destroy.asl.json, remove.asl.json).
  *
- * VMs are finalized in reverse id order; the last VM of each cloud (its lowest id among the VMs to
- * finalize, when no other VM of that cloud stays) is finalized with `last=true` after all the
- * others, so that the connector can delete the resources they shared. Every step is idempotent:
- * destroyed VMs are skipped, so re-running a flow after a partial failure completes it.
+ * The first task plans the finalization (lambdas/orchestration/finalize-batch.ts). When every VM fits
+ * one batch (LAUNCH_BATCH_SIZE, the common case) it does the whole work itself: one read of the record
+ * and its VMs, the cloud calls, and one batched write of the results (plus the record's own write). A
+ * bigger infrastructure goes through the flow's Map of batches, its last VMs, and a completing task.
  */
-import { authForCloud } from '#core/cloud-auth';
-import { ImError } from '#core/errors';
 import type { InfraRecord, Services, VmRecord } from '#core/types';
-import { infraContext, vmHandle } from '#core/vm-refresh';
+import { infraContext } from '#core/vm-refresh';
 import { System } from '#radl/index';
-import { mutateInfrastructure, mutateVm } from '#core/mutate';
-import { wantsContext } from '#orchestration/launch-tasks';
+import { mutateInfrastructure, mutateInfrastructureFrom, mutateVms } from '#core/mutate';
+import { wantsContext } from '#orchestration/launch-support';
 import {
-  caughtMessage,
-  causeMessage,
-  clip,
-  errorMessage,
-  executionInput,
-  flag,
-  int,
-  intList,
-  logLine,
-  str,
-  updateVmFrom,
-  type TaskPayload,
-} from '#orchestration/task-support';
+  batchResults,
+  collectFailures,
+  finalizePlan,
+  finalizeVms,
+  fitsOneTask,
+  joinFailures,
+  throwIfRetryable,
+  type FinalizePlan,
+} from '#orchestration/finalize-batch';
+import { caughtMessage, clip, errorMessage, executionInput, flag, intList, logLine, str, type TaskPayload } from '#orchestration/task-support';
 
-/** Which VMs a flow finalizes, and how many at a time. */
-export interface FinalizePlan {
-  /** Reverse id order, finalized first with last=false. */
-  vmIds: number[];
-  /** Reverse id order, finalized afterwards with last=true. */
-  lastVmIds: number[];
-  maxConcurrency: number;
-}
+export { finalizeOrder } from '#orchestration/finalize-batch';
 
-/** One Map item's result: `{vmId}` or `{vmId, error}` (the Catch's Cause). */
-interface FinalizeResult {
-  vmId?: number;
-  error?: string;
+/** A flow's first answer: the plan, or (done) the outcome of the work it did itself. */
+type Prepared<T> = FinalizePlan & { done: boolean; ok: boolean; error: string } & T;
+
+const NOTHING: FinalizePlan = { batches: [], lastVmIds: [], maxConcurrency: 1, concurrency: 1 };
+
+/** The plan's VMs in finalize order (batches, then the last ones) and the set of the last ones. */
+function planned(plan: FinalizePlan, vms: VmRecord[]): { ordered: VmRecord[]; last: Set<number> } {
+  const byId = new Map(vms.map((v) => [v.vmId, v]));
+  const ordered = [...plan.batches.flat(), ...plan.lastVmIds].map((id) => byId.get(id)).filter((v): v is VmRecord => v !== undefined);
+  return { ordered, last: new Set(plan.lastVmIds) };
 }
 
 /**
- * Splits VMs to finalize into the ordinary ones and, per cloud, the last one (lowest id) when no
- * VM of that cloud stays. Only launched VMs (with a provider id) count as holding cloud resources.
+ * Marks the infrastructure deleting (when the caller has not) and plans the finalization of every live
+ * VM; a destroy that fits one batch is done here, to the end (done: true).
  */
-export function finalizeOrder(toFinalize: VmRecord[], staying: VmRecord[]): { vmIds: number[]; lastVmIds: number[] } {
-  const stayingClouds = new Set(staying.filter((v) => v.providerId).map((v) => v.cloudId));
-  const lastOfCloud = new Map<string, number>();
-  for (const vm of toFinalize) {
-    if (!vm.providerId || stayingClouds.has(vm.cloudId)) continue;
-    const cur = lastOfCloud.get(vm.cloudId);
-    if (cur === undefined || vm.vmId < cur) lastOfCloud.set(vm.cloudId, vm.vmId);
-  }
-  const last = new Set(lastOfCloud.values());
-  const desc = toFinalize.map((v) => v.vmId).sort((a, b) => b - a);
-  return { vmIds: desc.filter((id) => !last.has(id)), lastVmIds: desc.filter((id) => last.has(id)) };
-}
-
-/** Marks the infrastructure deleting and plans the finalization of every live VM. */
-export async function prepareDestroy(services: Services, p: TaskPayload): Promise<FinalizePlan & { force: boolean }> {
+export async function prepareDestroy(services: Services, p: TaskPayload): Promise<Prepared<{ force: boolean }>> {
   const input = executionInput(p);
   const { store, config } = services;
   const force = flag(input, 'force');
-  const inf = await store.getInfrastructure(input.infId);
-  if (!inf || inf.status === 'deleted') return { vmIds: [], lastVmIds: [], maxConcurrency: config.MAX_SIMULTANEOUS_LAUNCHES, force };
-  if (inf.status === 'active') await mutateInfrastructure(store, inf.id, (i) => (i.status === 'active' ? { status: 'deleting' } : undefined));
-  const live = (await store.listVms(inf.id)).filter((v) => !v.destroyed);
-  return { ...finalizeOrder(live, []), maxConcurrency: config.MAX_SIMULTANEOUS_LAUNCHES, force };
+  const [found, all] = await Promise.all([store.getInfrastructure(input.infId), store.listVms(input.infId)]);
+  if (!found || found.status === 'deleted') return { ...NOTHING, done: true, ok: true, error: '', force };
+  const inf = found.status === 'active' ? await mutateInfrastructureFrom(store, found, (i) => (i.status === 'active' ? { status: 'deleting' } : undefined)) : found;
+  const live = all.filter((v) => !v.destroyed);
+  const plan = finalizePlan(live, [], config);
+  if (!fitsOneTask(plan, config)) return { ...plan, done: false, ok: true, error: '', force };
+  const { ordered, last } = planned(plan, live);
+  const outcome = await finalizeVms(services, inf, ordered, last, config.MAX_SIMULTANEOUS_LAUNCHES);
+  throwIfRetryable(outcome);
+  return { ...NOTHING, done: true, force, ...(await endDestroy(services, inf, outcome.failed, force)) };
 }
 
 /**
- * Plans the removal of the given VMs (unknown or already destroyed ids are skipped);
- * `contextualize` unless the input says `context: false`.
+ * Task `completeDestroy`, after the Map of batches and the last VMs: the outcome of the finalizations
+ * (see endDestroy).
  */
-export async function prepareRemove(services: Services, p: TaskPayload): Promise<FinalizePlan & { contextualize: boolean }> {
-  const input = executionInput(p);
-  const ids = new Set(intList(input, 'vmIds') ?? []);
-  const live = (await services.store.listVms(input.infId)).filter((v) => !v.destroyed);
-  const toRemove = live.filter((v) => ids.has(v.vmId));
-  const staying = live.filter((v) => !ids.has(v.vmId));
-  return { ...finalizeOrder(toRemove, staying), maxConcurrency: services.config.MAX_SIMULTANEOUS_LAUNCHES, contextualize: wantsContext(input) };
-}
-
-/**
- * Finalizes one VM at its provider (skipped when it never launched) and marks it destroyed (state
- * off). Connector errors propagate (CloudRetryable is retried by the flow); the VM keeps
- * `deleting` until the check step resets it.
- */
-export async function finalizeVm(services: Services, p: TaskPayload): Promise<{ vmId: number }> {
+export async function completeDestroy(services: Services, p: TaskPayload): Promise<{ ok: boolean; error: string }> {
   const infId = str(p, 'infId');
-  const vmId = int(p, 'vmId');
-  const last = flag(p, 'last');
+  const [inf, vms] = await Promise.all([services.store.getInfrastructure(infId), services.store.listVms(infId)]);
+  if (!inf || inf.status === 'deleted') return { ok: true, error: '' };
+  return endDestroy(services, inf, collectFailures(batchResults(p), vms), flag(p, 'force'));
+}
+
+/**
+ * The end of a destroy. Finalize errors without force: the infrastructure goes back to active with
+ * `Error destroying the infrastructure: …` in its log (ok false). With force the errors are logged and
+ * the destroy goes on. Then the auto_delete snapshots go, and the record is marked deleted
+ * (deletedAt = now, expiresAt = the TTL, epoch s, now + DELETED_RETENTION_DAYS).
+ */
+async function endDestroy(services: Services, inf: InfraRecord, failed: Map<number, string>, force: boolean): Promise<{ ok: boolean; error: string }> {
   const { store } = services;
-  const [inf, vm] = await Promise.all([store.getInfrastructure(infId), store.getVm(infId, vmId)]);
-  if (!vm || vm.destroyed) return { vmId };
-  let current = vm;
-  if (vm.providerId) {
-    if (!inf) throw new ImError('INF_NOT_FOUND', 'Invalid infrastructure ID or access not granted.');
-    const connector = services.connectors.get(vm.cloudType);
-    if (!connector) throw new ImError('BAD_REQUEST', `Cloud type ${vm.cloudType} not supported`);
-    const ctx = infraContext(services, inf);
-    const auth = authForCloud(ctx.auth, vm.cloudId);
-    current = await updateVmFrom(store, vm, (v) => (v.deleting ? undefined : { deleting: true }));
-    await connector.finalize(vmHandle(current), last, auth);
+  if (failed.size > 0) {
+    const error = `Error destroying the infrastructure: ${joinFailures(failed)}`;
+    if (!force) {
+      await Promise.all([
+        mutateInfrastructureFrom(store, inf, (i) => (i.status === 'deleting' ? { status: 'active' } : undefined)),
+        resetDeleting(services, inf.id, failed.keys()),
+        logLine(services, inf.id, 'inf', error),
+      ]);
+      return { ok: false, error };
+    }
+    await logLine(services, inf.id, 'inf', `${error}\n(ignored: force)`);
   }
-  await updateVmFrom(store, current, (v) => (v.destroyed ? undefined : { state: 'off', destroyed: true, deleting: false, creating: false }));
-  return { vmId };
+  const snapshots = inf.snapshots.length > 0 ? await deleteSnapshotsOf(services, inf) : inf.snapshots;
+  const now = services.now();
+  const expiresAt = Math.floor(now / 1000 + services.config.DELETED_RETENTION_DAYS * 86_400);
+  await mutateInfrastructureFrom(store, inf, (i) => (i.status === 'deleted' ? undefined : { status: 'deleted', deletedAt: now, expiresAt, snapshots }));
+  return { ok: true, error: '' };
 }
 
-/** The failures among Map results, as `VM <id>: <message>` lines, and the ids that succeeded. */
-function collect(results: unknown[]): { failed: Map<number, string>; ok: number[] } {
-  const failed = new Map<number, string>();
-  const ok: number[] = [];
-  for (const r of results as FinalizeResult[]) {
-    if (typeof r?.vmId !== 'number') continue;
-    if (typeof r.error === 'string') failed.set(r.vmId, clip(causeMessage(r.error)));
-    else ok.push(r.vmId);
-  }
-  return { failed, ok };
-}
-
-function resultLists(p: TaskPayload): unknown[] {
-  const a = Array.isArray(p.results) ? p.results : [];
-  const b = Array.isArray(p.lastResults) ? p.lastResults : [];
-  return [...a, ...b];
+/**
+ * Plans the removal of the given VMs (unknown or already destroyed ids are skipped) and marks them
+ * deleting (one batched write), so that a launch in flight finalizes what it creates for them;
+ * `contextualize` unless the input says `context: false`. A removal that fits one batch is done here.
+ */
+export async function prepareRemove(services: Services, p: TaskPayload): Promise<Prepared<{ contextualize: boolean; removed: number }>> {
+  const input = executionInput(p);
+  const { store, config } = services;
+  const ids = new Set(intList(input, 'vmIds') ?? []);
+  const contextualize = wantsContext(input);
+  const [inf, all] = await Promise.all([store.getInfrastructure(input.infId), store.listVms(input.infId)]);
+  const live = all.filter((v) => !v.destroyed);
+  const staying = live.filter((v) => !ids.has(v.vmId));
+  const toRemove = await mutateVms(store, live.filter((v) => ids.has(v.vmId)), (v) => (v.destroyed || v.deleting ? undefined : { deleting: true }));
+  const plan = finalizePlan(toRemove, staying, config);
+  if (!inf || !fitsOneTask(plan, config)) return { ...plan, done: !inf, ok: true, error: '', contextualize, removed: 0 };
+  const { ordered, last } = planned(plan, toRemove);
+  const outcome = await finalizeVms(services, inf, ordered, last, config.MAX_SIMULTANEOUS_LAUNCHES);
+  throwIfRetryable(outcome);
+  return { ...NOTHING, done: true, contextualize, ...(await endRemove(services, inf.id, outcome.failed, toRemove.length)) };
 }
 
 /** VMs left `deleting` by a failed finalize go back to their state. */
 async function resetDeleting(services: Services, infId: string, vmIds: Iterable<number>): Promise<void> {
-  for (const vmId of vmIds) {
-    const vm = await services.store.getVm(infId, vmId);
-    if (vm && vm.deleting && !vm.destroyed) await mutateVm(services.store, infId, vmId, (v) => (v.deleting && !v.destroyed ? { deleting: false } : undefined));
-  }
-}
-
-function joinFailures(failed: Map<number, string>): string {
-  return [...failed].map(([id, msg]) => `VM ${id}: ${msg}`).join('\n');
-}
-
-/**
- * After the finalize Maps of a destroy. Errors without force: the infrastructure goes back to
- * active with `Error destroying the infrastructure: …` in its log (ok false). With force the
- * errors are logged and the destroy goes on.
- */
-export async function checkDestroy(services: Services, p: TaskPayload): Promise<{ ok: boolean; error: string }> {
-  const infId = str(p, 'infId');
-  const { failed } = collect(resultLists(p));
-  if (failed.size === 0) return { ok: true, error: '' };
-  await resetDeleting(services, infId, failed.keys());
-  const error = `Error destroying the infrastructure: ${joinFailures(failed)}`;
-  if (flag(p, 'force')) {
-    await logLine(services, infId, 'inf', `${error}\n(ignored: force)`);
-    return { ok: true, error: '' };
-  }
-  await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleting' ? { status: 'active' } : undefined));
-  await logLine(services, infId, 'inf', error);
-  return { ok: false, error };
+  const ids = new Set(vmIds);
+  if (ids.size === 0) return;
+  const vms = (await services.store.listVms(infId)).filter((v) => ids.has(v.vmId) && v.deleting && !v.destroyed);
+  await mutateVms(services.store, vms, (v) => (v.deleting && !v.destroyed ? { deleting: false } : undefined));
 }
 
 /** The cloud (auth item and connector) an image URL belongs to: the first whose connector accepts it. */
@@ -176,11 +140,8 @@ function imageOwner(services: Services, inf: InfraRecord, url: string) {
   return undefined;
 }
 
-/** Deletes the auto_delete snapshots; errors go to the infrastructure log and keep the URL listed. */
-export async function deleteSnapshots(services: Services, p: TaskPayload): Promise<Record<string, never>> {
-  const infId = str(p, 'infId');
-  const inf = await services.store.getInfrastructure(infId);
-  if (!inf || inf.snapshots.length === 0) return {};
+/** Deletes the auto_delete snapshots of `inf`; errors go to the infrastructure log. Returns the URLs kept. */
+async function deleteSnapshotsOf(services: Services, inf: InfraRecord): Promise<string[]> {
   const kept: string[] = [];
   for (const url of inf.snapshots) {
     const owner = imageOwner(services, inf, url);
@@ -189,47 +150,52 @@ export async function deleteSnapshots(services: Services, p: TaskPayload): Promi
       await owner.connector.deleteImage(url, owner.auth);
     } catch (err) {
       kept.push(url);
-      await logLine(services, infId, 'inf', `Error deleting the snapshot ${url}: ${clip(errorMessage(err))}`);
+      await logLine(services, inf.id, 'inf', `Error deleting the snapshot ${url}: ${clip(errorMessage(err))}`);
     }
   }
-  await mutateInfrastructure(services.store, infId, () => ({ snapshots: kept }));
-  return {};
+  return kept;
 }
 
-/** status deleted, deletedAt = now, expiresAt (TTL, epoch s) = now + DELETED_RETENTION_DAYS. */
-export async function markDeleted(services: Services, p: TaskPayload): Promise<Record<string, never>> {
-  const infId = str(p, 'infId');
-  const inf = await services.store.getInfrastructure(infId);
-  if (!inf || inf.status === 'deleted') return {};
-  const now = services.now();
-  const expiresAt = Math.floor(now / 1000 + services.config.DELETED_RETENTION_DAYS * 86_400);
-  await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleted' ? undefined : { status: 'deleted', deletedAt: now, expiresAt }));
-  return {};
-}
-
-/** Catch of the destroy flow: back to active, VMs' deleting flags reset, the error in the log. */
+/**
+ * Catch of the destroy flow (and the close of an interrupted destroy): without force, back to active with
+ * the VMs' deleting flags reset and the error in the log; with force, the error is logged and the
+ * infrastructure is marked deleted all the same (force always deletes).
+ */
 export async function restoreInfrastructure(services: Services, p: TaskPayload): Promise<{ ok: boolean; error: string }> {
   const infId = str(p, 'infId');
   const error = `Error destroying the infrastructure: ${clip(caughtMessage(p.error))}`;
   const inf = await services.store.getInfrastructure(infId);
-  if (inf) {
-    await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleting' ? { status: 'active' } : undefined));
-    const stuck = (await services.store.listVms(infId)).filter((v) => v.deleting && !v.destroyed).map((v) => v.vmId);
-    await resetDeleting(services, infId, stuck);
-    await logLine(services, infId, 'inf', error);
+  if (!inf || inf.status === 'deleted') return { ok: false, error };
+  const input = p.input && typeof p.input === 'object' ? (p.input as Record<string, unknown>) : {};
+  if (flag(p, 'force') || flag(input, 'force')) {
+    await logLine(services, infId, 'inf', `${error}\n(ignored: force)`);
+    const now = services.now();
+    const expiresAt = Math.floor(now / 1000 + services.config.DELETED_RETENTION_DAYS * 86_400);
+    await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleted' ? undefined : { status: 'deleted', deletedAt: now, expiresAt }));
+    return { ok: true, error: '' };
   }
+  await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleting' ? { status: 'active' } : undefined));
+  const stuck = (await services.store.listVms(infId)).filter((v) => v.deleting && !v.destroyed).map((v) => v.vmId);
+  await resetDeleting(services, infId, stuck);
+  await logLine(services, infId, 'inf', error);
   return { ok: false, error };
 }
 
-/** After the finalize Maps of a remove: errors → `Error removing resources: …` in the log (ok false). */
-export async function checkRemove(services: Services, p: TaskPayload): Promise<{ ok: boolean; error: string; removed: number }> {
+/** Task `completeRemove`, after the Map of batches and the last VMs of a remove (see endRemove). */
+export async function completeRemove(services: Services, p: TaskPayload): Promise<{ ok: boolean; error: string; removed: number }> {
   const infId = str(p, 'infId');
-  const { failed, ok } = collect(resultLists(p));
-  if (failed.size === 0) return { ok: true, error: '', removed: ok.length };
-  await resetDeleting(services, infId, failed.keys());
+  const results = batchResults(p);
+  const planned = new Set(results.flatMap((r) => r?.vmIds ?? []));
+  return endRemove(services, infId, collectFailures(results, await services.store.listVms(infId)), planned.size);
+}
+
+/** The end of a remove: errors → `Error removing resources: …` in the log and the VMs' deleting flags reset (ok false). */
+async function endRemove(services: Services, infId: string, failed: Map<number, string>, planned: number): Promise<{ ok: boolean; error: string; removed: number }> {
+  const removed = planned - failed.size;
+  if (failed.size === 0) return { ok: true, error: '', removed };
   const error = `Error removing resources: ${joinFailures(failed)}`;
-  await logLine(services, infId, 'inf', error);
-  return { ok: false, error, removed: ok.length };
+  await Promise.all([resetDeleting(services, infId, failed.keys()), logLine(services, infId, 'inf', error)]);
+  return { ok: false, error, removed };
 }
 
 /** Catch of the remove flow: VMs not removed lose their deleting flag; the error goes to the log. */

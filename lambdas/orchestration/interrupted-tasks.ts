@@ -24,7 +24,7 @@ export async function closeInterrupted(services: Services, p: TaskPayload): Prom
       await markContextualizationFailed(services, { action: 'markContextualizationFailed', input, error });
       break;
     case 'destroy':
-      await restoreInfrastructure(services, { action: 'restoreInfrastructure', infId: input.infId, error });
+      await restoreInfrastructure(services, { action: 'restoreInfrastructure', infId: input.infId, force: input.force === true, error });
       break;
     case 'remove':
       await recordRemoveFailure(services, { action: 'recordRemoveFailure', input, error });

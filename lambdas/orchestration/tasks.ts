@@ -7,17 +7,8 @@
 import { ImError } from '#core/errors';
 import { VersionConflictError, type Services } from '#core/types';
 import { markContextualizationFailed, prepareContextualization } from '#orchestration/contextualize-tasks';
-import {
-  checkDestroy,
-  checkRemove,
-  deleteSnapshots,
-  finalizeVm,
-  markDeleted,
-  prepareDestroy,
-  prepareRemove,
-  recordRemoveFailure,
-  restoreInfrastructure,
-} from '#orchestration/destroy-tasks';
+import { completeDestroy, completeRemove, prepareDestroy, prepareRemove, recordRemoveFailure, restoreInfrastructure } from '#orchestration/destroy-tasks';
+import { finalizeBatch } from '#orchestration/finalize-batch';
 import { finishLaunch, launchBatch, markBatchFailed, markLaunchFailed, prepareLaunch, refreshBatch, waitForSshBatch } from '#orchestration/launch-tasks';
 import { checkPower, preparePower, recordPowerFailure, startVm, stopVm } from '#orchestration/power-tasks';
 import { closeInterrupted } from '#orchestration/interrupted-tasks';
@@ -49,13 +40,11 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   markContextualizationFailed,
   // destroy / remove
   prepareDestroy,
-  finalizeVm,
-  checkDestroy,
-  deleteSnapshots,
-  markDeleted,
+  finalizeBatch,
+  completeDestroy,
   restoreInfrastructure,
   prepareRemove,
-  checkRemove,
+  completeRemove,
   recordRemoveFailure,
   // stop / start
   preparePower,

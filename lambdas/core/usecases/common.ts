@@ -4,8 +4,8 @@
  * the VM handle that connectors take.
  */
 import { ImError, errors } from '#core/errors';
-import { VersionConflictError, type AuthItem, type InfraRecord, type Services, type VmRecord } from '#core/types';
-import { mutateInfrastructure } from '#core/mutate';
+import { type AuthItem, type InfraRecord, type Services, type VmRecord } from '#core/types';
+import { mutateInfrastructureFrom } from '#core/mutate';
 import { contMsgLine, logTimestamp } from '#core/contmsg';
 import { authenticate, isAuthorized, type Caller } from '#core/auth';
 import { currentCloudAuth, sealCloudAuth } from '#core/cloud-auth';
@@ -84,14 +84,7 @@ export async function updateInfFrom(
   inf: InfraRecord,
   fn: (inf: InfraRecord) => Partial<InfraRecord> | undefined | Promise<Partial<InfraRecord> | undefined>,
 ): Promise<InfraRecord> {
-  const patch = await fn(inf);
-  if (!patch || Object.keys(patch).length === 0) return inf;
-  try {
-    return await services.store.updateInfrastructure(inf.id, inf.version, patch);
-  } catch (err) {
-    if (!(err instanceof VersionConflictError)) throw err;
-    return mutateInfrastructure(services.store, inf.id, fn);
-  }
+  return mutateInfrastructureFrom(services.store, inf, fn);
 }
 
 /** VM id as given by clients (string or number) → integer, else 404 `Invalid VM ID`. */

@@ -56,6 +56,14 @@ describe('finalizeOrder', () => {
   });
 });
 
+/** makeEnv with LAUNCH_BATCH_SIZE set: 50 does every flow in its first task, 2 goes through the Map of batches. */
+const withBatch =
+  (batch: string) =>
+  (o: Parameters<typeof makeEnv>[0] = {}) =>
+    makeEnv({ ...o, config: { LAUNCH_BATCH_SIZE: batch, ...o.config } });
+
+describe.each(['50', '2'])('LAUNCH_BATCH_SIZE=%s', (batch) => {
+const makeEnv = withBatch(batch);
 describe('destroy flow', () => {
   it('finalizes every VM in reverse id order, the last VM of each cloud last with last=true, then marks the infrastructure deleted', async () => {
     const conn = new RecordingDummy();
@@ -209,6 +217,8 @@ describe('remove flow', () => {
       [true, false],
     ]);
   });
+});
+
 });
 
 describe('stop / start flows', () => {

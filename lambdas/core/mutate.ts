@@ -99,7 +99,7 @@ export async function mutateInfrastructure(
     if (!patch) return inf;
     const diff = changes(inf, patch, ['id', 'version']);
     if (Object.keys(diff).length === 0) return inf;
-    return store.updateInfrastructure(infId, inf.version, diff);
+    return store.updateInfrastructure(infId, inf.version, diff, inf);
   }));
 }
 
@@ -181,7 +181,7 @@ export async function mutateInfrastructureFrom(
   const diff = changes(inf, patch, ['id', 'version']);
   if (Object.keys(diff).length === 0) return inf;
   try {
-    return await store.updateInfrastructure(inf.id, inf.version, diff);
+    return await store.updateInfrastructure(inf.id, inf.version, diff, inf);
   } catch (err) {
     if (!(err instanceof VersionConflictError)) throw err;
     return mutateInfrastructure(store, inf.id, fn);

@@ -204,7 +204,16 @@ export interface InfrastructureStore {
   /** Undefined when missing, purged, or past its TTL (TTL deletion is late, reads filter). */
   getInfrastructure(infId: string): Promise<InfraRecord | undefined>;
   /** Conditional update on `expectedVersion`; returns the new record (version + 1). */
-  updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<Omit<InfraRecord, 'id' | 'version'>>): Promise<InfraRecord>;
+  updateInfrastructure(
+    infId: string,
+    expectedVersion: number,
+    patch: Partial<Omit<InfraRecord, 'id' | 'version'>>,
+    /**
+     * The record as the caller read it at `expectedVersion`, when it has it: the write is conditional on
+     * that version, so a store may take it as the current record instead of reading it again.
+     */
+    current?: InfraRecord,
+  ): Promise<InfraRecord>;
   /** Newest first. With ownerKey: only that owner's (through the owner index). */
   listInfrastructures(opts: ListOptions): Promise<InfraRecord[]>;
   /** The same, ids only (no record read). */

@@ -183,8 +183,8 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     return rec;
   }
 
-  async updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<Omit<InfraRecord, 'id' | 'version'>>): Promise<InfraRecord> {
-    const rec = await this.write(infId, () => this.inner.updateInfrastructure(infId, expectedVersion, patch));
+  async updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<Omit<InfraRecord, 'id' | 'version'>>, current?: InfraRecord): Promise<InfraRecord> {
+    const rec = await this.write(infId, () => this.inner.updateInfrastructure(infId, expectedVersion, patch, current));
     if ('ownerKeys' in patch || 'status' in patch || 'expiresAt' in patch) this.dropLists();
     this.keepInf(rec);
     return rec;

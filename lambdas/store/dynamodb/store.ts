@@ -182,10 +182,13 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
    * @throws VersionConflictError when the stored version differs.
    * @throws ImError INF_NOT_FOUND when the infrastructure does not exist.
    */
-  async updateInfrastructure(infId: string, expectedVersion: number, patch: InfraPatch): Promise<InfraRecord> {
+  async updateInfrastructure(infId: string, expectedVersion: number, patch: InfraPatch, current?: InfraRecord): Promise<InfraRecord> {
     const now = this.table.now();
     const fullPatch: InfraPatch = this.sealInf({ updatedAt: now, ...patch });
-    if (INDEXED_FIELDS.some((f) => f in patch)) return this.openInf(await this.updateInfrastructureIndexed(infId, expectedVersion, fullPatch, now));
+    if (INDEXED_FIELDS.some((f) => f in patch)) {
+      const known = current && current.id === infId && current.version === expectedVersion ? this.sealInf(current) : undefined;
+      return this.openInf(await this.updateInfrastructureIndexed(infId, expectedVersion, fullPatch, now, known));
+    }
     const update = new UpdateBuilder().patch(fullPatch, INF_IMMUTABLE);
     try {
       return this.openInf(await this.versionedUpdate<InfraRecord>(metaKey(infId), update, expectedVersion));
@@ -219,10 +222,18 @@ export class DynamoInfrastructureStore implements InfrastructureStore {
   }
 
   /** The transactional path of updateInfrastructure (rare: status / owner changes). */
-  private async updateInfrastructureIndexed(infId: string, expectedVersion: number, patch: InfraPatch, now: number): Promise<InfraRecord> {
-    const currentItem = await this.getMetaItem(infId);
-    if (!currentItem) throw errors.infNotFound();
-    const current = fromItem<InfraRecord>(currentItem);
+  /**
+   * A change of an indexed field: the record's item and its owner links and tombstone in one transaction,
+   * conditional on the version. `known` (the record at `expectedVersion`, sealed as stored) saves the read
+   * of the current item: the condition makes sure it is still the current one.
+   */
+  private async updateInfrastructureIndexed(infId: string, expectedVersion: number, patch: InfraPatch, now: number, known?: InfraRecord): Promise<InfraRecord> {
+    let current = known;
+    if (!current) {
+      const currentItem = await this.getMetaItem(infId);
+      if (!currentItem) throw errors.infNotFound();
+      current = fromItem<InfraRecord>(currentItem);
+    }
     if (current.version !== expectedVersion) throw new VersionConflictError(`Infrastructure ${infId} was modified concurrently`);
 
     const effective: InfraPatch = { ...patch };

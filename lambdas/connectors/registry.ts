@@ -75,7 +75,7 @@ function builtInConnectors(deps: ConnectorDeps): CloudConnector[] {
   return [
     new DummyConnector(),
     new DeployedNodeConnector(),
-    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2/connector')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') })),
+    lazyConnector('EC2', ec2ConcreteSystem, async () => new (await import('#connectors/ec2/connector')).Ec2Connector({ config: deps.config, logger: logger('ec2-connector') }), ['updateVmsInfo']),
     lazyConnector('OpenStack', openstackConcreteSystem, async () => new (await import('#connectors/openstack/connector')).OpenStackConnector({ config: deps.config, logger: logger('openstack-connector') }), ['updateVmsInfo', 'estimateSystem']),
   ];
 }

@@ -33,7 +33,7 @@ import { createSnapshot, deleteImage, listImages } from '#connectors/ec2/images'
 import { launchVm } from '#connectors/ec2/launch';
 import { alterVm, powerOperation } from '#connectors/ec2/power';
 import { getQuotas } from '#connectors/ec2/quotas';
-import { refreshVm } from '#connectors/ec2/state';
+import { refreshVm, refreshVms } from '#connectors/ec2/state';
 
 /** What the connector is built with: the caller's config and logger, and injectable pieces for tests. */
 export interface Ec2ConnectorOptions {
@@ -104,6 +104,11 @@ export class Ec2Connector implements CloudConnector {
   /** State, addresses, instance type and launch time of the VM's instance (state.ts). */
   updateVmInfo(vm: VmHandle, auth: AuthItem): Promise<VmUpdate> {
     return refreshVm(this.ctx, vm, auth);
+  }
+
+  /** Several VMs with one DescribeInstances per region (state.ts). */
+  updateVmsInfo(vms: VmHandle[], auth: AuthItem): Promise<(VmUpdate | Error)[]> {
+    return refreshVms(this.ctx, vms, auth);
   }
 
   /** Removes what was created for the VM; the infrastructure's security groups with the last one (finalize.ts). */

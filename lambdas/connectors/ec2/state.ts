@@ -99,38 +99,91 @@ export async function waitForState(ctx: Ec2Context, ec2: EC2Client, instanceId: 
   );
 }
 
-/**
- * updateVmInfo: state (a vanished instance → off), IPs (PRIVATE_NET_MASKS), instance type, launch time;
- * completes a pending EIP association and records volumes that are not DeleteOnTermination.
- */
+/** updateVmInfo: DescribeInstances of the VM's instance → its state, type, IPs and volumes. */
 export async function refreshVm(ctx: Ec2Context, vm: VmHandle, auth: AuthItem): Promise<VmUpdate> {
-  const { region, instanceId, data } = requireInstance(vm, auth);
+  const { region, instanceId } = requireInstance(vm, auth);
   const ec2 = ctx.client(region, auth);
-  const system = vm.system.clone();
   try {
-    const inst = await describeInstance(ec2, instanceId);
-    if (!inst) {
-      // DescribeInstances is eventually consistent: a just-launched instance may not be visible yet.
-      const launched = system.getNumber('launch_time');
-      const recent = launched !== undefined && Date.now() / 1000 - launched < RECENT_LAUNCH_SECONDS;
-      return { state: recent ? 'pending' : 'off', system, cloudData: { ...data } };
-    }
-    const state = mapEc2State(inst.State?.Name);
-    for (const eip of data.elasticIps ?? []) {
-      if (eip.pending && inst.State?.Name === 'running') await associateElasticIp(ec2, eip, inst, false);
-    }
-    recordVolumes(inst, data);
-    if (inst.InstanceType) {
-      const info = instanceTypeInfo(inst.InstanceType);
-      if (info) setTypeFeatures(system, info);
-      else system.setValue('instance_type', inst.InstanceType);
-    }
-    if (inst.LaunchTime) system.setValue('launch_time', Math.floor(new Date(inst.LaunchTime).getTime() / 1000));
-    if (inst.Placement?.AvailabilityZone) system.setValue('availability_zone', inst.Placement.AvailabilityZone);
-    system.setValue('provider.type', 'EC2');
-    assignIps(system, vm.radl, instanceIps(inst), ctx.config.PRIVATE_NET_MASKS);
-    return { state, system, cloudData: { ...data } };
+    return await toUpdate(ctx, ec2, vm, auth, await describeInstance(ec2, instanceId));
   } catch (err) {
     throw mapEc2Error(err, `Error getting the state of VM ${vm.vmId} from EC2`, authSecrets(auth));
   }
+}
+
+/** Instance ids per DescribeInstances call of {@link refreshVms} (EC2 takes up to 1000 filter values). */
+const DESCRIBE_BATCH = 200;
+
+/**
+ * updateVmsInfo: the VMs of one account read with one DescribeInstances per region (per 200 VMs, pages
+ * followed), filtered by instance id so that an unknown id is just absent. Results in the order of `vms`.
+ */
+export async function refreshVms(ctx: Ec2Context, vms: VmHandle[], auth: AuthItem): Promise<(VmUpdate | Error)[]> {
+  const out: (VmUpdate | Error)[] = new Array(vms.length);
+  const byRegion = new Map<string, { vm: VmHandle; index: number; instanceId: string }[]>();
+  vms.forEach((vm, index) => {
+    try {
+      const { region, instanceId } = requireInstance(vm, auth);
+      byRegion.set(region, [...(byRegion.get(region) ?? []), { vm, index, instanceId }]);
+    } catch (err) {
+      out[index] = err as Error;
+    }
+  });
+  await Promise.all(
+    [...byRegion].map(async ([region, group]) => {
+      const ec2 = ctx.client(region, auth);
+      for (let i = 0; i < group.length; i += DESCRIBE_BATCH) {
+        const part = group.slice(i, i + DESCRIBE_BATCH);
+        try {
+          const found = await describeInstances(ec2, part.map((g) => g.instanceId));
+          for (const g of part) {
+            out[g.index] = await toUpdate(ctx, ec2, g.vm, auth, found.get(g.instanceId)).catch((err: unknown) =>
+              mapEc2Error(err, `Error getting the state of VM ${g.vm.vmId} from EC2`, authSecrets(auth)),
+            );
+          }
+        } catch (err) {
+          for (const g of part) out[g.index] = mapEc2Error(err, `Error getting the state of VM ${g.vm.vmId} from EC2`, authSecrets(auth));
+        }
+      }
+    }),
+  );
+  return out;
+}
+
+/** DescribeInstances filtered by instance id, every page: id → instance. */
+async function describeInstances(ec2: EC2Client, instanceIds: string[]): Promise<Map<string, Instance>> {
+  const found = new Map<string, Instance>();
+  let token: string | undefined;
+  do {
+    const page = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: instanceIds }], ...(token ? { NextToken: token } : {}) }));
+    for (const inst of page.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) if (inst.InstanceId) found.set(inst.InstanceId, inst);
+    token = page.NextToken;
+  } while (token);
+  return found;
+}
+
+/** The VM update an instance (or its absence) gives. */
+async function toUpdate(ctx: Ec2Context, ec2: EC2Client, vm: VmHandle, auth: AuthItem, inst: Instance | undefined): Promise<VmUpdate> {
+  const { data } = requireInstance(vm, auth);
+  const system = vm.system.clone();
+  if (!inst) {
+    // DescribeInstances is eventually consistent: a just-launched instance may not be visible yet.
+    const launched = system.getNumber('launch_time');
+    const recent = launched !== undefined && Date.now() / 1000 - launched < RECENT_LAUNCH_SECONDS;
+    return { state: recent ? 'pending' : 'off', system, cloudData: { ...data } };
+  }
+  const state = mapEc2State(inst.State?.Name);
+  for (const eip of data.elasticIps ?? []) {
+    if (eip.pending && inst.State?.Name === 'running') await associateElasticIp(ec2, eip, inst, false);
+  }
+  recordVolumes(inst, data);
+  if (inst.InstanceType) {
+    const info = instanceTypeInfo(inst.InstanceType);
+    if (info) setTypeFeatures(system, info);
+    else system.setValue('instance_type', inst.InstanceType);
+  }
+  if (inst.LaunchTime) system.setValue('launch_time', Math.floor(new Date(inst.LaunchTime).getTime() / 1000));
+  if (inst.Placement?.AvailabilityZone) system.setValue('availability_zone', inst.Placement.AvailabilityZone);
+  system.setValue('provider.type', 'EC2');
+  assignIps(system, vm.radl, instanceIps(inst), ctx.config.PRIVATE_NET_MASKS);
+  return { state, system, cloudData: { ...data } };
 }

@@ -188,6 +188,37 @@ deploy front 1`;
     vm = { ...vm, system: up.system, ...(up.cloudData ? { cloudData: up.cloudData } : {}) };
   });
 
+  it('refreshes several VMs with one DescribeInstances (updateVmsInfo); an unknown instance reads off', async () => {
+    const gone: VmHandle = { ...vm, vmId: 7, providerId: vm.providerId.replace(/i-[0-9a-f]+$/, 'i-0123456789abcdef0'), cloudData: {} };
+    const system = vm.system.clone();
+    system.setValue('launch_time', 1);
+    gone.system = system;
+    let describes = 0;
+    const counting = new Ec2Connector({
+      config: loadConfig({}),
+      logger: createLogger({ level: 'SILENT' }),
+      clientFactory: (region, auth) => {
+        const c = moto.clientFactory(region, auth);
+        c.middlewareStack.add(
+          (next, context) => (args) => {
+            if (context.commandName === 'DescribeInstancesCommand') describes++;
+            return next(args);
+          },
+          { step: 'initialize', name: 'countDescribes', override: true },
+        );
+        return c;
+      },
+      quotasFactory: moto.quotasFactory,
+    });
+    const single = await connector.updateVmInfo(vm, MOTO_AUTH);
+    const [one, two] = await counting.updateVmsInfo([vm, gone], MOTO_AUTH);
+    expect(one).not.toBeInstanceOf(Error);
+    expect((one as typeof single).state).toBe(single.state);
+    expect((one as typeof single).system.getString('net_interface.0.ip')).toBe(single.system.getString('net_interface.0.ip'));
+    expect((two as typeof single).state).toBe('off');
+    expect(describes).toBe(1);
+  });
+
   it('stops, refuses to resize a running VM, resizes the stopped one and starts it again', async () => {
     await connector.stop(vm, MOTO_AUTH);
     expect((await connector.updateVmInfo(vm, MOTO_AUTH)).state).toBe('stopped');

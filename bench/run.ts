@@ -5,6 +5,7 @@
  * and the others still run (exit code 1 at the end).
  *
  *   npm run bench [-- name …]     e.g. npm run bench -- rest create
+ *   npm run bench -- cost         the cost model and the limits (bench/cost.ts, bench/cost/)
  */
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

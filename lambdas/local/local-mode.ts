@@ -29,7 +29,7 @@ import { logContext } from '#handlers/log-context';
 import { DynamoExecutionJournal, DynamoInfrastructureStore, createTable, storeClient } from '#store/dynamodb/index';
 import { CachedInfrastructureStore, cacheMaxAgeMs } from '#store/cached-store';
 import { THROUGHPUT_JVM_OPTIONS, startDynamoLocal, type DynamoLocalInstance, type Isolation } from '#local/dynamodb-local';
-import { createLocalOrchestrator, type LocalOrchestrator } from '#local/local-orchestrator';
+import { createLocalOrchestrator, type LocalOrchestrator, type LocalOrchestratorOptions } from '#local/local-orchestrator';
 import { startHttpServer, type HttpServerHandle, type ProxyHandler } from '#local/http-adapter';
 import { localRunTask, overrideEnvironment } from '#runner/local-task';
 import type { SshProbe } from '#orchestration/ssh-probe';
@@ -53,6 +53,8 @@ export interface LocalOptions {
   connectors?: CloudConnector[];
   /** Called when DynamoDB Local died and could not be restarted (npm start: exit with the message). */
   onFatal?: (message: string) => void;
+  /** Observer of every workflow event (bench/cost.ts counts state transitions). */
+  onWorkflowEvent?: LocalOrchestratorOptions['onEvent'];
 }
 
 export interface LocalInstance {
@@ -170,6 +172,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalInstance
     const orchestrator = createLocalOrchestrator(() => services, {
       ...(opts.waitTimeScale !== undefined ? { waitTimeScale: opts.waitTimeScale } : {}),
       ...(opts.sshProbe ? { sshProbe: opts.sshProbe } : {}),
+      ...(opts.onWorkflowEvent ? { onEvent: opts.onWorkflowEvent } : {}),
       journal: new DynamoExecutionJournal(dynamoStore.table),
       // The runner writes VM states, logs and the configured flag from its own process: reads of that
       // infrastructure bypass the cache while it runs, and its cached entries are dropped when it exits.

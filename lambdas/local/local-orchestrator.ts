@@ -74,7 +74,12 @@ export interface LocalOrchestratorOptions {
   journal?: ExecutionJournal;
   /** Resumes of one execution before it is closed instead (default 3). */
   maxResumes?: number;
+  /** Observer of every event of every execution, nested ones and Map iterations included (bench/cost.ts). */
+  onEvent?: (workflow: WorkflowName, executionArn: string, event: ExecutionEvent) => void;
 }
+
+/** An event of aws-local-stepfunctions (StateEntered, StateExited, MapIterationStarted, …). */
+export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 /** The local orchestrator, with what tests inspect. */
 export interface LocalOrchestrator extends Orchestrator {
@@ -262,6 +267,8 @@ export function createLocalOrchestrator(getServices: () => Services, opts: Local
       overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, ...(scale === 1 ? {} : { retryIntervalOverrides: retries }) },
       context: { Execution: { Id: executionArn, Name: name } },
     });
+    const observer = opts.onEvent;
+    if (observer) void (async () => { for await (const e of execution.eventLogs) observer(workflow, executionArn, e); })().catch(() => undefined);
     return execution.result;
   }
 

@@ -103,10 +103,32 @@ export const YAML11_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
   explicit: [T.binary, T.omap, T.pairs, T.set],
 });
 
-/** Parses YAML 1.1 text; throws js-yaml's YAMLException (with its `mark`) on a syntax error. */
+/**
+ * At most this many values once aliases are expanded: a few kilobytes of nested aliases (a "billion
+ * laughs" document) expand to millions, which merging and dumping would walk for many seconds.
+ */
+export const MAX_YAML_VALUES = 200_000;
+
+/** Counts the values of a parsed document as its consumers see them (an alias counts each time it is used). */
+function checkExpandedSize(doc: unknown): void {
+  let count = 0;
+  const stack: unknown[] = [doc];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++count > MAX_YAML_VALUES) {
+      throw new yaml.YAMLException(`the document expands to more than ${MAX_YAML_VALUES} values (aliases included)`);
+    }
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (isMap(v)) for (const x of Object.values(v)) stack.push(x);
+  }
+}
+
+/** Parses YAML 1.1 text; throws js-yaml's YAMLException (with its `mark`) on a syntax error or an expansion bomb. */
 export function loadYaml(text: string): unknown {
   // PyYAML keeps the last of duplicated keys (`json: true` does the same).
-  return yaml.load(text, { schema: YAML11_SCHEMA, json: true });
+  const doc = yaml.load(text, { schema: YAML11_SCHEMA, json: true });
+  checkExpandedSize(doc);
+  return doc;
 }
 
 /** `yaml.safe_dump`: block style, sorted keys (unless `sortKeys` is false), long lines kept. */

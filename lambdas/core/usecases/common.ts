@@ -37,12 +37,17 @@ export function requireDeleteMode(services: Pick<Services, 'config'>): void {
 
 export { authenticate };
 
+/** Longer ids cannot exist (ids are UUIDs; imported ones must be too). */
+const MAX_INF_ID_LENGTH = 256;
+
 /**
  * The infrastructure if the caller may use it: unknown → 404 `Invalid infrastructure ID or
  * access not granted.`; not owner/admin → 403; deleted → 404 `Deleted infrastructure.` (to the
  * owners; others get the unknown-id answer so that nothing leaks).
  */
 export async function getInfraForCaller(services: Services, caller: Caller, infId: string): Promise<InfraRecord> {
+  // No infrastructure has such an id (ids are UUIDs): the store is not asked (DynamoDB refuses keys over 2 KB).
+  if (infId.length > MAX_INF_ID_LENGTH) throw errors.infNotFound();
   const inf = await services.store.getInfrastructure(infId);
   if (!inf) throw errors.infNotFound();
   const allowed = await isAuthorized(inf, caller);

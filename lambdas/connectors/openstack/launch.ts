@@ -23,14 +23,38 @@ import { buildUserData } from '#connectors/openstack/user-data';
 import { normalisePublicKey, publicKeyFromPrivate } from '#connectors/openstack/shared';
 import { writeCloudData, type OstCloudData } from '#connectors/openstack/cloud-data';
 import { uuid1 } from '#connectors/openstack/uuid1';
-import { obj, str } from '#connectors/openstack/util';
+import { obj, objs, str } from '#connectors/openstack/util';
 
 export const DEFAULT_USER = 'cloudadm';
 
-/** Server name (§3.7): instance_name | disk.0.image.name | system name | im-userimage, lower-cased, `_`→`-`, + uuid1. */
-export function serverName(system: System): string {
+/** The fixed part of a server name (§3.7): instance_name | disk.0.image.name | system name | im-userimage, lower-cased, `_`→`-`. */
+function serverBase(system: System): string {
   const base = system.getString('instance_name') ?? system.getString('disk.0.image.name') ?? (system.name || 'im-userimage');
-  return `${base.toLowerCase().replace(/_/g, '-')}-${uuid1()}`;
+  return base.toLowerCase().replace(/_/g, '-');
+}
+
+/** Server name (§3.7): the base + `-` + a uuid1. */
+export function serverName(system: System): string {
+  return `${serverBase(system)}-${uuid1()}`;
+}
+
+/** The server metadata key that carries the launch's client token (idempotent launches). */
+export const TOKEN_METADATA = 'im_client_token';
+
+/**
+ * The server an earlier run of this very launch attempt created (POST /servers answered, the VM record was
+ * never written: the process died in between), found by its client token among the servers of the same
+ * base name (Nova's name filter, a regular expression). Its id and name, or undefined.
+ */
+async function serverOfToken(s: OstSession, system: System, token: string): Promise<{ id: string; name: string } | undefined> {
+  const pattern = `^${serverBase(system).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-`;
+  const r = await s.request('compute', 'GET', `/servers/detail?name=${encodeURIComponent(pattern)}`);
+  for (const server of objs(r.json.servers)) {
+    if (str(obj(server.metadata)[TOKEN_METADATA]) !== token || str(server.status) === 'DELETED') continue;
+    const id = str(server.id);
+    if (id) return { id, name: str(server.name) ?? serverName(system) };
+  }
+  return undefined;
 }
 
 /** The key cloud-init installs: the RADL public key, the one of the RADL private key, else a new RSA-2048 pair. */
@@ -102,27 +126,33 @@ export async function launch(env: OstEnv, req: LaunchRequest): Promise<LaunchedV
     const groups = await step(() => ensureSecurityGroups(s, { infId: req.infId, radl, system, lock: env.lock, logger: env.logger }, created.groups, messages));
     const username = system.getString('disk.0.os.credentials.username') ?? DEFAULT_USER;
     const key = credentials(system);
-    const name = serverName(system);
+    // The same attempt repeated after a crash finds the server it created instead of creating a second one.
+    const earlier = await step(() => serverOfToken(s, system, req.clientToken));
+    const name = earlier?.name ?? serverName(system);
     const attach = nets.filter((n) => n.attach).map((n) => ({ uuid: n.neutron.id }));
     const az = system.getString('availability_zone');
     const body: Record<string, unknown> = {
       name,
       imageRef: image.kind === 'image' ? image.id : '',
       flavorRef: flavor.id,
-      metadata: { ...req.tags },
+      metadata: { ...req.tags, [TOKEN_METADATA]: req.clientToken },
       block_device_mapping_v2: bdm,
       user_data: Buffer.from(buildUserData(radl, system, username, key.publicKey)).toString('base64'),
       ...(attach.length ? { networks: attach } : s.computeMicroversion() >= 2.037 ? { networks: 'auto' } : {}),
       ...(groups ? { security_groups: groups.map((g) => ({ name: g })) } : {}),
       ...(az ? { availability_zone: az } : {}),
     };
-    let r;
-    try {
-      r = await s.request('compute', 'POST', '/servers', { body: { server: body } });
-    } catch (err) {
-      throw new StepError(errorText(err, s.secretValues()));
+    let sid = earlier?.id;
+    if (earlier) env.logger.warn('OpenStack: adopting the server an interrupted launch created', { infId: req.infId, vmId: req.vmId, serverId: earlier.id });
+    else {
+      let r;
+      try {
+        r = await s.request('compute', 'POST', '/servers', { body: { server: body } });
+      } catch (err) {
+        throw new StepError(errorText(err, s.secretValues()));
+      }
+      sid = str(obj(r.json.server).id);
     }
-    const sid = str(obj(r.json.server).id);
     if (!sid) throw new StepError('Error: the server was not created (no id in the answer)');
     created.serverId = sid;
 

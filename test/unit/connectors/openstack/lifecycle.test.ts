@@ -71,7 +71,7 @@ describe('launch, refresh, operations, finalize', () => {
     expect(sv.name).toMatch(/^front-[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-/);
     expect(sv.imageRef).toBe('img-ubuntu-2204');
     expect(sv.flavorRef).toBe('2');
-    expect(sv.metadata).toEqual({ project: 'im-test', IM_INFRA_ID: 'inf-0001' });
+    expect(sv.metadata).toEqual({ project: 'im-test', IM_INFRA_ID: 'inf-0001', im_client_token: req.clientToken });
     expect(sv.key_name).toBeUndefined();
     const privateNet = [...fake.state.networks.values()].find((n) => n.name === 'private');
     expect(sv.networks).toEqual([{ uuid: privateNet?.id }]);
@@ -161,6 +161,24 @@ describe('launch, refresh, operations, finalize', () => {
     fake.configure({ quota: {}, fail: [{ method: 'GET', path: '/image/v2/images/', nth: 1, status: 500 }] });
     const e2 = (await con.launch(launchRequest(con, authItem(fake))).catch((e: unknown) => e)) as ImError;
     expect(e2.message).toMatch(/^Error: 500 Internal Server Error Injected failure/);
+  });
+
+  it('an attempt repeated after a crash adopts the server it created (client token in the metadata); a new attempt creates another', async () => {
+    const con = connector(logCapture().logger);
+    const auth = authItem(fake);
+    const req = launchRequest(con, auth);
+    const first = await con.launch(req);
+    expect(fake.state.servers.get(first.providerId)?.metadata).toMatchObject({ im_client_token: req.clientToken });
+    // The record of the first launch was never written: the same attempt runs again.
+    const again = await con.launch(launchRequest(con, auth));
+    expect(again.providerId).toBe(first.providerId);
+    expect(again.system.getString('instance_name')).toBe(first.system.getString('instance_name'));
+    expect(fake.calls(/\/servers$/, 'POST')).toHaveLength(1);
+    expect(fake.state.servers.size).toBe(1);
+    // Another attempt (another token) is another server.
+    const next = await con.launch({ ...launchRequest(con, auth), attempt: 2, clientToken: 'im-inf-0001-0-2' });
+    expect(next.providerId).not.toBe(first.providerId);
+    expect(fake.state.servers.size).toBe(2);
   });
 
   it('a server that goes to ERROR reads failed and reports the fault once', async () => {

@@ -25,7 +25,8 @@ describe('registry', () => {
     expect(os?.concreteSystem(s, authItem(fake))).toHaveLength(1);
     const images = await os?.listImages(authItem(fake), { distribution: 'centos' });
     expect(images).toEqual([{ uri: 'ost://127.0.0.1/img-centos-7', name: 'CentOS 7' }]);
-    // EC2 keeps its own behaviour (no optional methods registered).
-    expect(reg.get('EC2')?.updateVmsInfo).toBeUndefined();
+    // EC2 registers its batch refresh too, and no estimate.
+    expect(typeof reg.get('EC2')?.updateVmsInfo).toBe('function');
+    expect(reg.get('EC2')?.estimateSystem).toBeUndefined();
   });
 });

@@ -2,8 +2,7 @@
  * XML-RPC throughput on local mode as `npm start` runs it (lambdas/local/main.ts in a child process,
  * bench/local-process.ts; DynamoDB Local in memory): calls/s of GetVersion and GetInfrastructureState
  * under `wrk -t1 -c10` (POST bodies through a wrk script; the in-Node generator of bench/rest.ts when
- * wrk is missing), with one process (LOCAL_WORKERS=1) and with npm start's default (one worker process
- * per CPU). Same-run baselines:
+ * wrk is missing), on npm start's one process. Same-run baselines:
  *   - a bare node:http server answering a canned `<methodResponse>` (one process);
  *   - when python3 is available, Python's `SimpleXMLRPCServer` with `ThreadingMixIn` — the server
  *     class IM 1.19 ran (im_service.py) — answering a constant GetVersion. Real IM also queues every
@@ -19,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { decodeMethodResponse, encodeMethodCall, encodeMethodResponse, type XmlRpcValue } from '#api/xmlrpc/codec';
 import { handler as xmlrpcHandler } from '#handlers/xmlrpc';
+import { generateSecretKey } from '#core/secrets';
 import { startLocalProcess } from './local-process';
 import { cannedServer, load, type LoadResult } from './rest';
 
@@ -71,6 +71,10 @@ async function pythonServer(): Promise<{ url: string; close(): Promise<void> } |
 async function handlerMicros(body: string, ms = 1000): Promise<number> {
   const event = { httpMethod: 'POST', path: '/RPC2', body, isBase64Encoded: false, headers: {} } as unknown as APIGatewayProxyEvent;
   const ctx = {} as Context;
+  // The AWS composition root wants the key that seals stored credentials (the stack passes SECRET_KEY_ARN);
+  // GetVersion reads no store and starts no workflow, so a generated key and a placeholder ARN prefix will do.
+  process.env.SECRET_KEY ??= generateSecretKey();
+  process.env.STATE_MACHINE_ARN_PREFIX ??= 'arn:aws:states:us-east-1:000000000000:stateMachine:im-bench-';
   for (let i = 0; i < 2000; i++) await xmlrpcHandler(event, ctx);
   let n = 0;
   const t0 = process.hrtime.bigint();

@@ -27,6 +27,7 @@ export const MANAGED_IM_OPTIONS: Readonly<Record<string, string>> = {
   XMLRCP_ADDRESS: 'local mode only: API Gateway serves XML-RPC on POST /xmlrpc and POST /RPC2',
   IM_DATA_DIR: 'local mode only: DynamoDB holds the data',
   DYNAMODB_ENDPOINT: 'local mode only: the functions use the regional DynamoDB endpoint',
+  DYNAMODB_SOCKET: 'local mode only: the socket of its private DynamoDB Local',
   AWS_REGION: 'reserved by Lambda; set the deployment region with -c region=…',
   TABLE_NAME: 'set by the stack from the table it creates; use the tableName context key to name it',
   STATE_MACHINE_ARN_PREFIX: 'set by the stack from the state machines it creates',

@@ -52,7 +52,7 @@ export async function prepareDestroy(services: Services, p: TaskPayload): Promis
   const plan = finalizePlan(live, [], config);
   if (!fitsOneTask(plan, config)) return { ...plan, done: false, ok: true, error: '', force };
   const { ordered, last } = planned(plan, live);
-  const outcome = await finalizeVms(services, inf, ordered, last, config.MAX_SIMULTANEOUS_LAUNCHES);
+  const outcome = await finalizeVms(services, inf, ordered, last, config.MAX_SIMULTANEOUS_LAUNCHES, true);
   throwIfRetryable(outcome);
   return { ...NOTHING, done: true, force, ...(await endDestroy(services, inf, outcome.failed, force)) };
 }

@@ -76,6 +76,11 @@ export interface FinalizeOutcome {
  * Finalizes the VMs of `vms` in `order` (ordinary ones first, then those of `lastIds` with last=true),
  * at most `concurrency` at once, and records the ones that succeeded (state off, destroyed) in one
  * batched write. VMs that never launched are only recorded.
+ *
+ * `wholeDestroy`: every live VM of an infrastructure that is marked deleted right after. Then the VM
+ * records are written only when some finalize failed (the infrastructure may stay, and must show what is
+ * gone): a deleted infrastructure's VMs are gone with it, and a re-run after a crash finalizes them again
+ * (finalize is idempotent), so the 50-VM write is saved on the usual path.
  */
 export async function finalizeVms(
   services: Services,
@@ -83,6 +88,7 @@ export async function finalizeVms(
   vms: VmRecord[],
   lastIds: ReadonlySet<number>,
   concurrency: number,
+  wholeDestroy = false,
 ): Promise<FinalizeOutcome> {
   const live = vms.filter((v) => !v.destroyed);
   const errs = new Map<number, unknown>();
@@ -99,7 +105,8 @@ export async function finalizeVms(
   await mapLimit(live.filter((v) => !lastIds.has(v.vmId)), concurrency, (vm) => one(vm, false));
   await mapLimit(live.filter((v) => lastIds.has(v.vmId)), concurrency, (vm) => one(vm, true));
   const ok = live.filter((v) => !errs.has(v.vmId));
-  await mutateVms(services.store, ok, (v) => (v.destroyed ? undefined : { state: 'off', destroyed: true, deleting: false, creating: false }));
+  if (!wholeDestroy || errs.size > 0)
+    await mutateVms(services.store, ok, (v) => (v.destroyed ? undefined : { state: 'off', destroyed: true, deleting: false, creating: false }));
   const failed = new Map<number, string>();
   let retryable = false;
   for (const [vmId, err] of errs) {

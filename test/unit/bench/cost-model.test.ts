@@ -139,6 +139,6 @@ describe('state index of the ASL', () => {
     expect(launch.get('LaunchBatch')?.map).toEqual({ name: 'LaunchBatches', distributed: true });
     expect(launch.get('PrepareLaunch')?.map).toBeUndefined();
     const destroy = stateIndex(loadDefinition('destroy', new Proxy({}, { get: () => 'arn:aws:local:x' })));
-    expect(destroy.get('FinalizeVm')?.map).toEqual({ name: 'FinalizeVms', distributed: false });
+    expect(destroy.get('FinalizeBatch')?.map).toEqual({ name: 'FinalizeBatches', distributed: false });
   });
 });

@@ -75,14 +75,18 @@ export async function configureWithoutAnsible(
   inf: InfraRecord,
   vms: VmRecord[],
   scope: { vmIds?: number[]; reconfigure?: boolean },
+  /** Hands over the log write instead of waiting for it (the caller awaits it with its own writes). */
+  deferLog?: (log: Promise<void>) => void,
 ): Promise<{ vms: VmRecord[]; configured: boolean | undefined }> {
   const only = scope.vmIds;
   const due = (v: VmRecord) =>
     !v.destroyed && (!only || only.includes(v.vmId)) && (v.ctxtState === 'pending' || (scope.reconfigure === true && CTXT_VM_STATES.has(v.state) && v.ctxtState !== 'ok'));
   const targets = launchedVms(vms).filter(due);
+  const log = logLine(services, inf.id, 'inf', 'Contextualization disabled by the RADL/TOSCA template.');
+  if (deferLog) deferLog(log);
   const [updated] = await Promise.all([
     mutateVms(services.store, targets, (v) => (due(v) ? statePatch(v, v.state, 'ok', inf.configured) : undefined)),
-    logLine(services, inf.id, 'inf', 'Contextualization disabled by the RADL/TOSCA template.'),
+    deferLog ? undefined : log,
   ]);
   const byId = new Map(updated.map((v) => [v.vmId, v]));
   const after = vms.map((v) => byId.get(v.vmId) ?? v);

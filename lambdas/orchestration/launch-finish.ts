@@ -35,7 +35,7 @@ export async function markBatchFailed(services: Services, p: TaskPayload): Promi
  * (`addOp`) is released; when no VM launched, IM's `All VMs failed. No contextualize.` goes to the log.
  * With `contextualize ()` the disabled contextualization's step runs here (ctxtDisabled: the flow ends).
  */
-export async function finishLaunch(services: Services, p: TaskPayload): Promise<{ launched: number; ctxtDisabled: boolean }> {
+export async function finishLaunch(services: Services, p: TaskPayload): Promise<{ launched: number; failed: number; ctxtDisabled: boolean }> {
   return closeLaunch(services, executionInput(p), 'The launch was interrupted.');
 }
 
@@ -53,13 +53,13 @@ async function closeLaunch(
   input: Record<string, unknown> & { infId: string },
   reason: string,
   runDisabledStep = true,
-): Promise<{ launched: number; ctxtDisabled: boolean }> {
+): Promise<{ launched: number; failed: number; ctxtDisabled: boolean }> {
   const { store } = services;
   const infId = input.infId;
   const ids = new Set(intList(input, 'vmIds') ?? []);
   const contextualize = wantsContext(input);
   const [inf, all] = await Promise.all([store.getInfrastructure(infId), store.listVms(infId)]);
-  if (!inf) return { launched: 0, ctxtDisabled: false };
+  if (!inf) return { launched: 0, failed: 0, ctxtDisabled: false };
   let ctxtDisabled = false;
   try {
     ctxtDisabled = contextualize && isInfraCtxtDisabled(infraContext(services, inf).radl);
@@ -78,12 +78,13 @@ async function closeLaunch(
     logs.push(logLine(services, infId, 'inf', ['All VMs failed. No contextualize.', ...failed.map((v) => v.errorMsg).filter(Boolean)].join('\n')));
   } else if (ctxtDisabled && runDisabledStep && inf.status === 'active') {
     const withClosed = all.map((v) => byId.get(v.vmId) ?? v);
-    configured = (await configureWithoutAnsible(services, inf, withClosed, { vmIds: [...ids] })).configured;
+    configured = (await configureWithoutAnsible(services, inf, withClosed, { vmIds: [...ids] }, (log) => logs.push(log))).configured;
   }
   // One write of the record: this launch's add operation ends (idempotent: a re-run after a crash releases
   // nothing else) and, with contextualization disabled, the flag the VMs imply.
   await Promise.all([releaseAndFlag(services, inf, typeof input.addOp === 'string' ? input.addOp : undefined, configured), ...logs]);
-  return { launched, ctxtDisabled };
+  // `failed`: this launch's VMs in state failed (the sync caller reads the VMs only when some are).
+  return { launched, failed: current.filter((v) => v.state === 'failed').length, ctxtDisabled };
 }
 
 async function releaseAndFlag(services: Services, inf: InfraRecord, op: string | undefined, configured: boolean | undefined): Promise<void> {

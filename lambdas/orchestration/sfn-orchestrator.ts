@@ -29,7 +29,17 @@ export function createSfnOrchestrator(opts: SfnOrchestratorOptions): Orchestrato
   const firstPoll = opts.pollMs ?? 250;
   const maxPoll = opts.maxPollMs ?? 2000;
 
+  // The results of executions that wait() saw end (bounded): describe() right after wait() costs no call.
+  const finished = new Map<string, ExecutionResult>();
+  const remember = (arn: string, r: ExecutionResult) => {
+    if (r.status === 'RUNNING') return;
+    finished.set(arn, r);
+    if (finished.size > 200) finished.delete(finished.keys().next().value as string);
+  };
+
   async function describe(executionArn: string): Promise<ExecutionResult> {
+    const known = finished.get(executionArn);
+    if (known) return known;
     const r = await client.send(new DescribeExecutionCommand({ executionArn }));
     const out: ExecutionResult = { status: toStatus(r.status) };
     if (r.output !== undefined) {
@@ -57,7 +67,9 @@ export function createSfnOrchestrator(opts: SfnOrchestratorOptions): Orchestrato
       const deadline = Date.now() + Math.max(0, timeoutMs);
       let interval = firstPoll;
       for (;;) {
-        const { status } = await describe(executionId);
+        const result = await describe(executionId);
+        remember(executionId, result);
+        const { status } = result;
         const left = deadline - Date.now();
         if (status !== 'RUNNING' || left <= 0) return status;
         await new Promise((r) => setTimeout(r, Math.min(interval, left)));

@@ -131,7 +131,15 @@ export async function launchPlanned(
     const execution = await services.orchestrator.start('launch', { infId, vmIds: launchable, addOp: opts.op, context: opts.context });
     released = true;
     services.logger.info('Launch started', { infId, vmIds: launchable, execution });
-    if (!opts.wait || (await waitSync(services, execution)) === 'RUNNING') return { vmIds: ids, allFailed: false, messages: [] };
+    if (!opts.wait) return { vmIds: ids, allFailed: false, messages: [] };
+    const status = await waitSync(services, execution);
+    if (status === 'RUNNING') return { vmIds: ids, allFailed: false, messages: [] };
+    // The flow's output counts the failed VMs (both orchestrators keep a finished execution's result):
+    // the VMs are read only when some failed.
+    if (status === 'SUCCEEDED' && launchable.length === ids.length) {
+      const out = (await services.orchestrator.describe?.(execution))?.output as { finish?: { failed?: unknown } } | undefined;
+      if (out?.finish?.failed === 0) return { vmIds: ids, allFailed: false, messages: [] };
+    }
 
     const idSet = new Set(ids);
     const after = (await services.store.listVms(infId)).filter((vm) => idSet.has(vm.vmId));

@@ -92,6 +92,14 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     }
   }
 
+  private dropInf(infId: string): void {
+    const e = this.entries.get(infId);
+    if (e) {
+      e.gen++;
+      e.inf = undefined;
+    }
+  }
+
   private dropVms(infId: string): void {
     const e = this.entries.get(infId);
     if (e) {
@@ -149,13 +157,14 @@ export class CachedInfrastructureStore implements InfrastructureStore {
     e.vms = { value: freeze(next), at: e.vms.at };
   }
 
-  /** Runs a write; whatever happens, what it may have changed is dropped first. */
-  private async write<T>(infId: string, fn: () => Promise<T>): Promise<T> {
-    this.drop(infId);
+  /** Runs a write; whatever happens, what it may have changed (everything, or only the record) is dropped first. */
+  private async write<T>(infId: string, fn: () => Promise<T>, only?: 'inf'): Promise<T> {
+    const forget = () => (only === 'inf' ? this.dropInf(infId) : this.drop(infId));
+    forget();
     try {
       return await fn();
     } catch (err) {
-      this.drop(infId);
+      forget();
       throw err;
     }
   }
@@ -184,7 +193,8 @@ export class CachedInfrastructureStore implements InfrastructureStore {
   }
 
   async updateInfrastructure(infId: string, expectedVersion: number, patch: Partial<Omit<InfraRecord, 'id' | 'version'>>, current?: InfraRecord): Promise<InfraRecord> {
-    const rec = await this.write(infId, () => this.inner.updateInfrastructure(infId, expectedVersion, patch, current));
+    // The record's item only: the VM list stays (no VM item changes).
+    const rec = await this.write(infId, () => this.inner.updateInfrastructure(infId, expectedVersion, patch, current), 'inf');
     if ('ownerKeys' in patch || 'status' in patch || 'expiresAt' in patch) this.dropLists();
     this.keepInf(rec);
     return rec;

@@ -91,6 +91,13 @@ describe('record cache: reads and writes', () => {
     expect(calls.getVm ?? 0).toBe(0);
     expect(calls.listVms ?? 0).toBe(0);
 
+    // A write of the record (status, flags) changes no VM item: the list stays in memory, the record is new.
+    const cur = (await cache.getInfrastructure(inf.id))!;
+    await cache.updateInfrastructure(inf.id, cur.version, { status: 'deleting' }, cur);
+    expect((await cache.getInfrastructure(inf.id))?.status).toBe('deleting');
+    expect((await cache.listVms(inf.id))[1]).toEqual(updated);
+    expect(calls.listVms ?? 0).toBe(0);
+
     // An infrastructure created without its VMs: the first list is one query, then memory.
     const other = makeInf();
     await cache.createInfrastructure(other);

@@ -13,6 +13,7 @@
  *  - `!vault | $ANSIBLE_VAULT…`: an inline vault-encrypted value, kept as is.
  */
 import yaml from 'js-yaml';
+import { BOOL_11, FLOAT_11, INT_11, bool11Value, float11Text, float11Value, int11Value } from '#core/yaml11';
 
 /** A string value written with an Ansible tag. */
 export class Tagged {
@@ -39,23 +40,12 @@ const tagType = (tag: '!unsafe' | '!vault') =>
 
 // ---- YAML 1.1 (PyYAML) implicit scalars ---------------------------------------------------------
 
-const BOOL_11 = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
-const INT_11 = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
-const FLOAT_11 =
-  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
-
 const isNumber = (o: unknown): o is number => typeof o === 'number';
-
-function sexagesimal(digits: string): number {
-  let value = 0;
-  for (const part of digits.split(':')) value = value * 60 + Number(part);
-  return value;
-}
 
 const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && BOOL_11.test(data),
-  construct: (data: string) => ['yes', 'true', 'on'].includes(data.toLowerCase()),
+  construct: bool11Value,
   predicate: (o: unknown) => typeof o === 'boolean',
   represent: (o: object) => (o ? 'true' : 'false'),
 });
@@ -63,20 +53,7 @@ const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
 const int11 = new yaml.Type('tag:yaml.org,2002:int', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && INT_11.test(data),
-  construct: (data: string) => {
-    let s = data.replace(/_/g, '');
-    let sign = 1;
-    if (s[0] === '-' || s[0] === '+') {
-      if (s[0] === '-') sign = -1;
-      s = s.slice(1);
-    }
-    if (s === '0') return 0;
-    if (s.startsWith('0b')) return sign * parseInt(s.slice(2), 2);
-    if (s.startsWith('0x')) return sign * parseInt(s.slice(2), 16);
-    if (s.startsWith('0')) return sign * parseInt(s, 8);
-    if (s.includes(':')) return sign * sexagesimal(s);
-    return sign * Number(s);
-  },
+  construct: int11Value,
   predicate: (o: unknown) => isNumber(o) && Number.isInteger(o) && !Object.is(o, -0),
   represent: (o: object) => {
     const n = o as unknown as number;
@@ -87,30 +64,10 @@ const int11 = new yaml.Type('tag:yaml.org,2002:int', {
 const float11 = new yaml.Type('tag:yaml.org,2002:float', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && FLOAT_11.test(data),
-  construct: (data: string) => {
-    let s = data.replace(/_/g, '').toLowerCase();
-    let sign = 1;
-    if (s[0] === '-' || s[0] === '+') {
-      if (s[0] === '-') sign = -1;
-      s = s.slice(1);
-    }
-    if (s === '.inf') return sign * Infinity;
-    if (s === '.nan') return NaN;
-    if (s.includes(':')) return sign * sexagesimal(s);
-    return sign * parseFloat(s);
-  },
+  construct: float11Value,
   predicate: (o: unknown) => isNumber(o) && (!Number.isInteger(o) || Object.is(o, -0)),
-  represent: (o: object) => {
-    const n = o as unknown as number;
-    if (Number.isNaN(n)) return '.nan';
-    if (n === Infinity) return '.inf';
-    if (n === -Infinity) return '-.inf';
-    if (Object.is(n, -0)) return '-0.0';
-    const s = String(n);
-    if (s.includes('.')) return s.replace(/e(\d)/, 'e+$1');
-    // PyYAML needs a dot (and a signed exponent) to read a float: 1e+21 → 1.0e+21.
-    return s.includes('e') ? s.replace('e', '.0e') : `${s}.0`;
-  },
+  // PyYAML needs a dot (and a signed exponent) to read a float: 1e+21 → 1.0e+21.
+  represent: (o: object) => (Object.is(o as unknown as number, -0) ? '-0.0' : float11Text(o as unknown as number)),
 });
 
 /** js-yaml's built-in types (exported at run time, missing from @types/js-yaml). */

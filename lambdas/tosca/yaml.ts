@@ -7,30 +7,12 @@
  * cold path: the YAML is scanned again each time).
  */
 import yaml from 'js-yaml';
-
-const BOOL_11 = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|y|Y|n|N)$/;
-const INT_11 = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
-const FLOAT_11 =
-  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
-
-function sexagesimal(digits: string): number {
-  let value = 0;
-  for (const part of digits.split(':')) value = value * 60 + Number(part);
-  return value;
-}
-
-const signed = (data: string): [number, string] => {
-  const s = data.replace(/_/g, '');
-  if (s[0] === '-') return [-1, s.slice(1)];
-  if (s[0] === '+') return [1, s.slice(1)];
-  return [1, s];
-};
+import { BOOL_11, FLOAT_11, INT_11, bool11Value, float11Text, float11Value, int11Value } from '#core/yaml11';
 
 const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
   kind: 'scalar',
-  // PyYAML reads y/n as strings; only the long forms are booleans.
-  resolve: (data: unknown) => typeof data === 'string' && BOOL_11.test(data) && data.length > 1,
-  construct: (data: string) => ['yes', 'true', 'on'].includes(data.toLowerCase()),
+  resolve: (data: unknown) => typeof data === 'string' && BOOL_11.test(data),
+  construct: bool11Value,
   predicate: (o: unknown) => typeof o === 'boolean',
   represent: (o: object) => (o ? 'true' : 'false'),
 });
@@ -38,15 +20,7 @@ const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
 const int11 = new yaml.Type('tag:yaml.org,2002:int', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && INT_11.test(data),
-  construct: (data: string) => {
-    const [sign, s] = signed(data);
-    if (s === '0') return 0;
-    if (s.startsWith('0b')) return sign * parseInt(s.slice(2), 2);
-    if (s.startsWith('0x')) return sign * parseInt(s.slice(2), 16);
-    if (s.startsWith('0')) return sign * parseInt(s, 8);
-    if (s.includes(':')) return sign * sexagesimal(s);
-    return sign * Number(s);
-  },
+  construct: int11Value,
   predicate: (o: unknown) => typeof o === 'number' && Number.isInteger(o),
   represent: (o: object) => String(o),
 });
@@ -63,36 +37,20 @@ const float11 = new yaml.Type('tag:yaml.org,2002:float', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && FLOAT_11.test(data),
   construct: (data: string) => {
-    const [sign, raw] = signed(data);
-    const s = raw.toLowerCase();
-    let n: number;
-    if (s === '.inf') n = Infinity;
-    else if (s === '.nan') return NaN;
-    else if (s.includes(':')) n = sexagesimal(s);
-    else n = parseFloat(s);
-    n *= sign;
+    const n = float11Value(data);
     // An integral float (`1.0`) keeps its type: TOSCA tells floats from integers.
     return Number.isInteger(n) ? new FloatValue(n) : n;
   },
   predicate: (o: unknown) => typeof o === 'number' && !Number.isInteger(o),
-  represent: (o: object) => representFloat(o as unknown as number),
+  represent: (o: object) => float11Text(o as unknown as number),
 });
-
-function representFloat(n: number): string {
-  if (Number.isNaN(n)) return '.nan';
-  if (n === Infinity) return '.inf';
-  if (n === -Infinity) return '-.inf';
-  const s = String(n);
-  if (s.includes('.')) return s.replace(/e(\d)/, 'e+$1');
-  return s.includes('e') ? s.replace('e', '.0e') : `${s}.0`;
-}
 
 /** Dumps FloatValue boxes (integral floats) as floats; never resolves anything when loading. */
 const floatBox = new yaml.Type('tag:im-serverless,2024:float-box', {
   kind: 'scalar',
   resolve: () => false,
   instanceOf: FloatValue,
-  represent: (o: object) => representFloat((o as FloatValue).value),
+  represent: (o: object) => float11Text((o as FloatValue).value),
 });
 
 const T = (yaml as unknown as { types: Record<'null' | 'merge' | 'binary' | 'omap' | 'pairs' | 'set', yaml.Type> }).types;

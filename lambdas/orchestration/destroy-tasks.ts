@@ -10,7 +10,8 @@ import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext } from '#core/vm-refresh';
 import { System } from '#radl/index';
 import { mutateInfrastructure, mutateInfrastructureFrom, mutateVms } from '#core/mutate';
-import { wantsContext } from '#orchestration/launch-support';
+import { deletedPatch } from '#core/usecases/common';
+import { batchVms, wantsContext } from '#orchestration/launch-support';
 import {
   batchResults,
   collectFailures,
@@ -32,9 +33,7 @@ const NOTHING: FinalizePlan = { batches: [], lastVmIds: [], maxConcurrency: 1, c
 
 /** The plan's VMs in finalize order (batches, then the last ones) and the set of the last ones. */
 function planned(plan: FinalizePlan, vms: VmRecord[]): { ordered: VmRecord[]; last: Set<number> } {
-  const byId = new Map(vms.map((v) => [v.vmId, v]));
-  const ordered = [...plan.batches.flat(), ...plan.lastVmIds].map((id) => byId.get(id)).filter((v): v is VmRecord => v !== undefined);
-  return { ordered, last: new Set(plan.lastVmIds) };
+  return { ordered: batchVms(vms, [...plan.batches.flat(), ...plan.lastVmIds]), last: new Set(plan.lastVmIds) };
 }
 
 /**
@@ -89,9 +88,8 @@ async function endDestroy(services: Services, inf: InfraRecord, failed: Map<numb
     await logLine(services, inf.id, 'inf', `${error}\n(ignored: force)`);
   }
   const snapshots = inf.snapshots.length > 0 ? await deleteSnapshotsOf(services, inf) : inf.snapshots;
-  const now = services.now();
-  const expiresAt = Math.floor(now / 1000 + services.config.DELETED_RETENTION_DAYS * 86_400);
-  await mutateInfrastructureFrom(store, inf, (i) => (i.status === 'deleted' ? undefined : { status: 'deleted', deletedAt: now, expiresAt, snapshots }));
+  const deleted = { ...deletedPatch(services), snapshots };
+  await mutateInfrastructureFrom(store, inf, (i) => (i.status === 'deleted' ? undefined : deleted));
   return { ok: true, error: '' };
 }
 
@@ -169,9 +167,8 @@ export async function restoreInfrastructure(services: Services, p: TaskPayload):
   const input = p.input && typeof p.input === 'object' ? (p.input as Record<string, unknown>) : {};
   if (flag(p, 'force') || flag(input, 'force')) {
     await logLine(services, infId, 'inf', `${error}\n(ignored: force)`);
-    const now = services.now();
-    const expiresAt = Math.floor(now / 1000 + services.config.DELETED_RETENTION_DAYS * 86_400);
-    await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleted' ? undefined : { status: 'deleted', deletedAt: now, expiresAt }));
+    const deleted = deletedPatch(services);
+    await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleted' ? undefined : deleted));
     return { ok: true, error: '' };
   }
   await mutateInfrastructure(services.store, infId, (i) => (i.status === 'deleting' ? { status: 'active' } : undefined));

@@ -16,7 +16,7 @@ import { mutateVms } from '#core/mutate';
 import type { Config } from '#core/config';
 import type { InfraRecord, Services, VmRecord } from '#core/types';
 import { infraContext, vmHandle } from '#core/vm-refresh';
-import { planBatches } from '#orchestration/launch-support';
+import { batchVms, planBatches } from '#orchestration/launch-support';
 import { causeMessage, clip, errorMessage, flag, int, intList, str, type TaskPayload } from '#orchestration/task-support';
 
 /** Which VMs a flow finalizes, in batches, and how many cloud calls run at once. */
@@ -126,12 +126,6 @@ export function throwIfRetryable(outcome: FinalizeOutcome): void {
   if (outcome.retryable) throw new ImError('CLOUD_RETRYABLE', joinFailures(outcome.failed));
 }
 
-/** The ordered VMs of `ids` among the records (any order of ids; unknown ones skipped). */
-function pick(all: VmRecord[], ids: number[]): VmRecord[] {
-  const byId = new Map(all.map((v) => [v.vmId, v]));
-  return ids.map((id) => byId.get(id)).filter((v): v is VmRecord => v !== undefined);
-}
-
 /**
  * Task `finalizeBatch` {infId, vmIds, last, concurrency}: one Map item of the destroy or remove flow
  * (or its last VMs, with last=true). Answers `{vmIds, failed}`; throws CloudRetryable when a failure
@@ -142,7 +136,7 @@ export async function finalizeBatch(services: Services, p: TaskPayload): Promise
   const vmIds = (intList(p, 'vmIds') ?? []).reverse(); // reverse id order
   if (vmIds.length === 0) return { vmIds, failed: [] };
   const [inf, all] = await Promise.all([services.store.getInfrastructure(infId), services.store.listVms(infId)]);
-  const vms = pick(all, vmIds).filter((v) => !v.destroyed);
+  const vms = batchVms(all, vmIds);
   if (vms.length === 0) return { vmIds, failed: [] };
   if (!inf) throw new ImError('INF_NOT_FOUND', 'Invalid infrastructure ID or access not granted.');
   const last = flag(p, 'last');

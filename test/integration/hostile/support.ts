@@ -3,6 +3,7 @@
  * the answer decoded without trusting it), a seeded PRNG, a bounded-concurrency runner, a timer
  * and the one-line JSON summaries the probes print.
  */
+import { mapLimit } from '#core/concurrency';
 import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '#api/xmlrpc/codec';
 import { GENERIC_INTERNAL_MESSAGE } from '#core/errors';
 
@@ -80,18 +81,7 @@ export function rng(seed: number) {
 export type Rng = ReturnType<typeof rng>;
 
 /** Runs the tasks with at most `limit` in flight; results in task order. */
-export async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const out = new Array<T>(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return out;
-}
+export const pool = <T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> => mapLimit(tasks, limit, (task) => task());
 
 /** The value and the milliseconds it took. */
 export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {

@@ -3,6 +3,7 @@
  * (lambdas/tosca/yaml.ts) and Ansible inventories and recipes (lambdas/runner/yaml.ts). Each builds its
  * js-yaml types from these rules; they differ only in how they dump and box numbers.
  */
+import yaml from 'js-yaml';
 
 /** `yes`/`no`/`on`/`off`/`true`/`false` in PyYAML's three spellings (one-letter `y`/`n` stay strings). */
 export const BOOL_11 = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
@@ -12,8 +13,14 @@ export const INT_11 = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|
 export const FLOAT_11 =
   /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
-/** The boolean of a scalar that BOOL_11 matched. */
-export const bool11Value = (data: string): boolean => ['yes', 'true', 'on'].includes(data.toLowerCase());
+/** PyYAML's booleans as a js-yaml type (the same in both dialects). */
+export const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
+  kind: 'scalar',
+  resolve: (data: unknown) => typeof data === 'string' && BOOL_11.test(data),
+  construct: (data: string) => ['yes', 'true', 'on'].includes(data.toLowerCase()),
+  predicate: (o: unknown) => typeof o === 'boolean',
+  represent: (o: object) => (o ? 'true' : 'false'),
+});
 
 function sexagesimal(digits: string): number {
   let value = 0;

@@ -13,7 +13,7 @@
  *  - `!vault | $ANSIBLE_VAULT…`: an inline vault-encrypted value, kept as is.
  */
 import yaml from 'js-yaml';
-import { BOOL_11, FLOAT_11, INT_11, bool11Value, float11Text, float11Value, int11Value } from '#core/yaml11';
+import { FLOAT_11, INT_11, bool11, float11Text, float11Value, int11Value } from '#core/yaml11';
 
 /** A string value written with an Ansible tag. */
 export class Tagged {
@@ -41,14 +41,6 @@ const tagType = (tag: '!unsafe' | '!vault') =>
 // ---- YAML 1.1 (PyYAML) implicit scalars ---------------------------------------------------------
 
 const isNumber = (o: unknown): o is number => typeof o === 'number';
-
-const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
-  kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && BOOL_11.test(data),
-  construct: bool11Value,
-  predicate: (o: unknown) => typeof o === 'boolean',
-  represent: (o: object) => (o ? 'true' : 'false'),
-});
 
 const int11 = new yaml.Type('tag:yaml.org,2002:int', {
   kind: 'scalar',

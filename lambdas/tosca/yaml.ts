@@ -7,15 +7,7 @@
  * cold path: the YAML is scanned again each time).
  */
 import yaml from 'js-yaml';
-import { BOOL_11, FLOAT_11, INT_11, bool11Value, float11Text, float11Value, int11Value } from '#core/yaml11';
-
-const bool11 = new yaml.Type('tag:yaml.org,2002:bool', {
-  kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && BOOL_11.test(data),
-  construct: bool11Value,
-  predicate: (o: unknown) => typeof o === 'boolean',
-  represent: (o: object) => (o ? 'true' : 'false'),
-});
+import { FLOAT_11, INT_11, bool11, float11Text, float11Value, int11Value } from '#core/yaml11';
 
 const int11 = new yaml.Type('tag:yaml.org,2002:int', {
   kind: 'scalar',

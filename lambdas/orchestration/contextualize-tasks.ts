@@ -83,7 +83,10 @@ export async function configureWithoutAnsible(
     !v.destroyed && (!only || only.includes(v.vmId)) && (v.ctxtState === 'pending' || (scope.reconfigure === true && CTXT_VM_STATES.has(v.state) && v.ctxtState !== 'ok'));
   const targets = launchedVms(vms).filter(due);
   const log = logLine(services, inf.id, 'inf', 'Contextualization disabled by the RADL/TOSCA template.');
-  if (deferLog) deferLog(log);
+  if (deferLog) {
+    log.catch(() => undefined); // handled by the caller, which awaits it with its own writes
+    deferLog(log);
+  }
   const [updated] = await Promise.all([
     mutateVms(services.store, targets, (v) => (due(v) ? statePatch(v, v.state, 'ok', inf.configured) : undefined)),
     deferLog ? undefined : log,
